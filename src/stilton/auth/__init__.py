@@ -1,0 +1,1 @@
+"""Authentication: API tokens (and, later, users and permissions)."""

@@ -1,0 +1,83 @@
+"""The one error tree of Stilton; the web layer maps it to HTTP statuses in one place."""
+
+from __future__ import annotations
+
+
+class StiltonError(Exception):
+    """Base of every error Stilton raises on purpose; ``message`` is meant for a person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(StiltonError):
+    """The request or command cannot be carried out as given (HTTP 400)."""
+
+
+class FileAlreadyExists(InvalidInput):
+    """A filename is taken in an index by other bytes, or was used by a deleted file."""
+
+    def __init__(self, filename: str, blake2b_256: str, *, deleted: bool = False) -> None:
+        self.filename = filename
+        self.blake2b_256 = blake2b_256
+        self.deleted = deleted
+        # twine and poetry look for "File already exists" to implement --skip-existing.
+        message = f"File already exists ('{filename}', with blake2_256 hash '{blake2b_256}')."
+        if deleted:
+            message += (
+                " This filename was previously used by a file that has since been deleted;"
+                " a filename can never hold other bytes. Use a different version."
+            )
+        else:
+            message += " A filename can never hold other bytes; use a different version."
+        super().__init__(message)
+
+
+class FileTooLarge(InvalidInput):
+    """An upload is over the configured size limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"File too large. Limit for this index is {limit} bytes ({limit / 2**20:.0f} MiB)."
+        )
+
+
+class NotAcceptable(StiltonError):
+    """No representation the client accepts is available (HTTP 406)."""
+
+
+class NotFound(StiltonError):
+    """The thing asked for does not exist (HTTP 404)."""
+
+
+class Gone(StiltonError):
+    """The action is no longer supported (HTTP 410)."""
+
+
+class Conflict(StiltonError):
+    """The change contradicts the current state (HTTP 409)."""
+
+
+class Unauthenticated(StiltonError):
+    """No credentials, or credentials that match nobody (HTTP 403 on uploads)."""
+
+
+class PermissionDenied(StiltonError):
+    """Known credentials that may not do this (HTTP 403)."""
+
+
+class RangeNotSatisfiable(StiltonError):
+    """A byte range outside the file (HTTP 416)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"Requested range not satisfiable; the file has {size} bytes.")
+
+
+class StorageError(StiltonError):
+    """The database or blob store failed (HTTP 503)."""

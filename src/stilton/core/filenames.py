@@ -1,0 +1,78 @@
+"""Distribution filenames: parse a wheel or sdist name into project, version and kind."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from stilton.core.errors import InvalidInput
+from stilton.core.names import ProjectName, normalize_project_name
+
+
+class PackageType(StrEnum):
+    """The Warehouse ``packagetype`` / upload ``filetype`` of a distribution."""
+
+    SDIST = "sdist"
+    WHEEL = "bdist_wheel"
+
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+# Anything but a plain basename: separators, parent references, control characters.
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|^\.|\.\.")
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionFilename:
+    """A checked distribution filename and what it says."""
+
+    filename: str
+    project: ProjectName
+    version: Version
+    packagetype: PackageType
+    python_version: str  # PEP 427 python tag of a wheel; "source" for an sdist
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.packagetype is PackageType.WHEEL
+
+
+def check_safe_filename(filename: str) -> str:
+    """Refuse names that could escape a directory or confuse a path."""
+    if not filename or len(filename) > 255 or _UNSAFE.search(filename):
+        raise InvalidInput(
+            f"Invalid distribution file name {filename!r}: a plain file name is required"
+            " (no path separators, no '..', no leading dot, no control characters)."
+        )
+    return filename
+
+
+def parse_distribution_filename(filename: str) -> DistributionFilename:
+    """Parse a wheel (PEP 427) or sdist (PEP 625, plus legacy ``.zip``) filename."""
+    check_safe_filename(filename)
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            python = ".".join(sorted({tag.interpreter for tag in tags}))
+            return DistributionFilename(
+                filename, ProjectName(name), version, PackageType.WHEEL, python
+            )
+        if filename.endswith(SDIST_SUFFIXES):
+            name, version = parse_sdist_filename(filename)
+            return DistributionFilename(
+                filename, normalize_project_name(name), version, PackageType.SDIST, "source"
+            )
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise InvalidInput(f"Invalid distribution file name {filename!r}: {exc}") from exc
+    raise InvalidInput(
+        f"Invalid distribution file name {filename!r}: expected a wheel (.whl) or an sdist"
+        " (.tar.gz or .zip)."
+    )

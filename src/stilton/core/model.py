@@ -1,0 +1,91 @@
+"""The data model every index kind speaks: projects, releases and their files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from stilton.core.filenames import PackageType
+from stilton.core.names import IndexName, ProjectName
+
+
+class IndexKind(StrEnum):
+    HOSTED = "hosted"
+    PROXY = "proxy"
+    GROUP = "group"
+
+
+class ProjectStatus(StrEnum):
+    """PEP 792 project status markers."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    QUARANTINED = "quarantined"
+    DEPRECATED = "deprecated"
+
+
+@dataclass(frozen=True, slots=True)
+class Digests:
+    sha256: str
+    blake2b_256: str
+    md5: str
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionFile:
+    """One file of a release, as an index serves it."""
+
+    index: IndexName
+    project: ProjectName
+    filename: str
+    version: str
+    packagetype: PackageType
+    python_version: str
+    size: int
+    digests: Digests
+    upload_time: datetime
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    metadata_sha256: str | None = None  # PEP 658: hash of the served core metadata file
+    comment: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return self.digests.sha256
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A version of a project and the core metadata of its first upload."""
+
+    version: str
+    metadata: dict[str, Any]
+    yanked: bool = False
+    yanked_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectDetail:
+    """Everything a project page or the JSON API renders."""
+
+    index: IndexName
+    name: ProjectName
+    display_name: str
+    files: tuple[DistributionFile, ...]
+    versions: tuple[str, ...]
+    status: ProjectStatus = ProjectStatus.ACTIVE
+    status_reason: str | None = None
+    last_serial: int = 0
+    releases: dict[str, Release] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """One entry of an index's project list."""
+
+    name: ProjectName
+    display_name: str
+    last_serial: int = 0

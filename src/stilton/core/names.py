@@ -1,0 +1,47 @@
+"""Project and index names: the checked string types every key and URL is built from."""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+from packaging.utils import canonicalize_name
+
+from stilton.core.errors import InvalidInput
+
+# PEP 503: the normalized form of a project name; made only by normalize_project_name().
+ProjectName = NewType("ProjectName", str)
+IndexName = NewType("IndexName", str)
+
+# PEP 508 / core metadata: a valid project name.
+_VALID_PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_VALID_INDEX = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+RESERVED_INDEX_NAMES = frozenset(
+    {"simple", "api", "ui", "static", "files", "pypi", "-", "_", "legacy", "health"}
+)
+
+
+def is_valid_project_name(raw: str) -> bool:
+    return bool(_VALID_PROJECT.match(raw))
+
+
+def normalize_project_name(raw: str) -> ProjectName:
+    """PEP 503: lowercase, and every run of ``-``, ``_`` and ``.`` becomes one ``-``."""
+    if not is_valid_project_name(raw):
+        raise InvalidInput(
+            f"{raw!r} is not a valid project name: use ASCII letters, digits, '.', '-' and '_',"
+            " starting and ending with a letter or digit."
+        )
+    return ProjectName(canonicalize_name(raw))
+
+
+def parse_index_name(raw: str) -> IndexName:
+    """An index name is a lowercase slug that is not one of the reserved path segments."""
+    if not _VALID_INDEX.match(raw):
+        raise InvalidInput(
+            f"{raw!r} is not a valid index name: use 1-64 lowercase letters, digits, '-' or '_',"
+            " starting and ending with a letter or digit."
+        )
+    if raw in RESERVED_INDEX_NAMES:
+        raise InvalidInput(f"{raw!r} is reserved and cannot name an index.")
+    return IndexName(raw)

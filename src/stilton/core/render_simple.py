@@ -1,0 +1,122 @@
+"""Renderers of the Simple API: PEP 503 HTML and PEP 691 JSON, project list and detail.
+
+HTML follows PEP 503/592/629/658/714/740/792 (frozen by PEP 833); JSON adds PEP 700 fields.
+Both are the inverse of what ``pypi_simple`` parses, and are tested by round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from html import escape
+
+from stilton.core.model import DistributionFile, ProjectDetail, ProjectStatus, ProjectSummary
+from stilton.core.urls import file_path
+
+API_VERSION = "1.4"
+
+
+def format_upload_time(moment: datetime) -> str:
+    """PEP 700: ``yyyy-mm-ddThh:mm:ss.ffffffZ`` in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _html_page(title: str, head_extra: str, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"{head_extra}"
+        f"    <title>{escape(title)}</title>\n  </head>\n  <body>\n{body}  </body>\n</html>\n"
+    ).encode()
+
+
+def render_project_list_html(projects: Iterable[ProjectSummary]) -> bytes:
+    # Relative hrefs work under both /<index>/simple/ and the /simple/ alias.
+    anchors = "".join(
+        f'    <a href="{project.name}/">{escape(project.display_name)}</a>\n'
+        for project in projects
+    )
+    return _html_page("Simple index", "", anchors)
+
+
+def render_project_list_json(projects: Iterable[ProjectSummary], last_serial: int) -> bytes:
+    document = {
+        "meta": {"api-version": API_VERSION, "_last-serial": last_serial},
+        "projects": [
+            {"name": project.display_name, "_last-serial": project.last_serial}
+            for project in projects
+        ],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _file_anchor(file: DistributionFile) -> str:
+    href = f"{file_path(file.index, file.sha256, file.filename)}#sha256={file.sha256}"
+    attributes = [f'href="{escape(href)}"']
+    if file.requires_python:
+        # PEP 503: data-requires-python is HTML-escaped (">=" becomes "&gt;=").
+        attributes.append(f'data-requires-python="{escape(file.requires_python)}"')
+    if file.yanked:
+        # PEP 592: presence of the attribute is the signal; an empty value is a bare yank.
+        attributes.append(f'data-yanked="{escape(file.yanked_reason or "")}"')
+    if file.metadata_sha256:
+        # PEP 714 name first; the PEP 658 name with the same value for older clients.
+        value = f"sha256={file.metadata_sha256}"
+        attributes.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
+    return f"    <a {' '.join(attributes)}>{escape(file.filename)}</a><br />\n"
+
+
+def _status_meta(detail: ProjectDetail) -> str:
+    meta = f'    <meta name="pypi:project-status" content="{detail.status.value}">\n'
+    if detail.status_reason:
+        meta += (
+            '    <meta name="pypi:project-status-reason" '
+            f'content="{escape(detail.status_reason)}">\n'
+        )
+    return meta
+
+
+def _served_files(detail: ProjectDetail) -> tuple[DistributionFile, ...]:
+    # PEP 792: an index MUST NOT offer any file of a quarantined project.
+    return () if detail.status is ProjectStatus.QUARANTINED else detail.files
+
+
+def render_project_detail_html(detail: ProjectDetail) -> bytes:
+    body = f"    <h1>Links for {escape(detail.name)}</h1>\n"
+    body += "".join(_file_anchor(file) for file in _served_files(detail))
+    return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
+
+
+def _file_json(file: DistributionFile) -> dict[str, object]:
+    metadata: object = {"sha256": file.metadata_sha256} if file.metadata_sha256 else False
+    yanked: object = (file.yanked_reason or True) if file.yanked else False
+    document: dict[str, object] = {
+        "filename": file.filename,
+        "url": file_path(file.index, file.sha256, file.filename),
+        "hashes": {"sha256": file.sha256},
+        # PEP 714: "core-metadata", plus PyPI's legacy twin; never "dist-info-metadata",
+        # which crashes pip 22.3-23.1.
+        "core-metadata": metadata,
+        "data-dist-info-metadata": metadata,
+        "yanked": yanked,
+        "size": file.size,
+        "upload-time": format_upload_time(file.upload_time),
+    }
+    if file.requires_python:
+        document["requires-python"] = file.requires_python
+    return document
+
+
+def render_project_detail_json(detail: ProjectDetail) -> bytes:
+    status: dict[str, str] = {"status": detail.status.value}
+    if detail.status_reason:
+        status["reason"] = detail.status_reason
+    document = {
+        "meta": {"api-version": API_VERSION, "_last-serial": detail.last_serial},
+        "name": detail.name,
+        "project-status": status,
+        "versions": list(detail.versions),
+        "files": [_file_json(file) for file in _served_files(detail)],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""Index kinds: ``hosted`` (and, later, ``proxy`` and ``group``) behind one protocol."""

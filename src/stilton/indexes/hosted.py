@@ -1,0 +1,250 @@
+"""The hosted index: private packages that come in by upload or import and never change.
+
+A filename, once stored, can never hold other bytes, even after its file is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from stilton.core.errors import FileAlreadyExists, InvalidInput, NotFound
+from stilton.core.filenames import PackageType
+from stilton.core.model import ProjectDetail, ProjectSummary
+from stilton.core.names import IndexName, ProjectName, normalize_project_name
+from stilton.core.upload_form import parse_upload_form
+from stilton.indexes.spool import SpooledFile, spool_local_file
+from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, verify_digests
+from stilton.storage import catalog
+from stilton.storage.blobs import BlobStore
+from stilton.storage.catalog import IndexRecord, StoredFile
+from stilton.storage.database import Database
+from stilton.storage.schema import utcnow
+
+
+class UploadOutcome(StrEnum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"  # the identical file was already there
+
+
+class HostedIndex:
+    def __init__(
+        self, record: IndexRecord, database: Database, blobs: BlobStore, max_upload_size: int
+    ) -> None:
+        self.record = record
+        self.database = database
+        self.blobs = blobs
+        self.max_upload_size = max_upload_size
+
+    @property
+    def name(self) -> IndexName:
+        return self.record.name
+
+    # -- reading -------------------------------------------------------------------------
+
+    def list_projects(self) -> tuple[list[ProjectSummary], int]:
+        with self.database.connect() as connection:
+            return (
+                catalog.list_projects(connection, self.record),
+                catalog.last_serial(connection, self.record),
+            )
+
+    def find_project(self, name: ProjectName) -> ProjectDetail | None:
+        with self.database.connect() as connection:
+            return catalog.find_project_detail(connection, self.record, name)
+
+    def get_project(self, name: ProjectName) -> ProjectDetail:
+        detail = self.find_project(name)
+        if detail is None:
+            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
+        return detail
+
+    def find_file(self, sha256: str, filename: str) -> StoredFile | None:
+        with self.database.connect() as connection:
+            return catalog.find_live_file(connection, self.name, sha256, filename)
+
+    # -- adding files ----------------------------------------------------------------------
+
+    def upload(
+        self, spooled: SpooledFile, fields: Mapping[str, Sequence[str]], actor: str
+    ) -> UploadOutcome:
+        """The legacy upload API: check the form and the file, then store it."""
+        try:
+            dist = check_filename(spooled)
+            form = parse_upload_form(fields, dist)
+            verify_digests(form.digests, spooled)
+            checked = check_upload(
+                spooled, dist, form.metadata, python_version=form.pyversion, comment=form.comment
+            )
+        except BaseException:
+            spooled.discard()
+            raise
+        return self.store_file(checked, actor)
+
+    def import_file(self, path: Path, actor: str) -> UploadOutcome:
+        """``stilton import``: a distribution file on disk, checked like an upload."""
+        spooled = spool_local_file(path, self.blobs, self.max_upload_size)
+        try:
+            checked = check_upload(spooled, check_filename(spooled))
+        except BaseException:
+            spooled.discard()
+            raise
+        return self.store_file(checked, actor, one_sdist_per_release=False)
+
+    def store_file(
+        self, checked: CheckedUpload, actor: str, *, one_sdist_per_release: bool = True
+    ) -> UploadOutcome:
+        """Blobs first (fsynced, in place), then one transaction for the rows."""
+        spooled = checked.spooled
+        try:
+            with self.database.connect() as connection:
+                if self._check_conflicts(connection, checked, one_sdist_per_release):
+                    spooled.discard()
+                    return UploadOutcome.UNCHANGED
+            self.blobs.put_spooled(spooled.path, spooled.digests.sha256)
+        except BaseException:
+            spooled.discard()
+            raise
+        metadata_sha256 = None
+        if checked.metadata_file is not None:
+            metadata_sha256 = hashlib.sha256(checked.metadata_file).hexdigest()
+            self.blobs.put_bytes(checked.metadata_file, metadata_sha256)
+        try:
+            with self.database.begin() as connection:
+                if self._check_conflicts(connection, checked, one_sdist_per_release):
+                    return UploadOutcome.UNCHANGED
+                self._insert(connection, checked, metadata_sha256, actor)
+        except IntegrityError:
+            # A concurrent upload of the same filename won the race; judge against it.
+            with self.database.connect() as connection:
+                if self._check_conflicts(connection, checked, one_sdist_per_release):
+                    return UploadOutcome.UNCHANGED
+            raise
+        return UploadOutcome.CREATED
+
+    def _check_conflicts(
+        self, connection: Connection, checked: CheckedUpload, one_sdist_per_release: bool
+    ) -> bool:
+        """True when the identical file is already stored; raise when the upload conflicts."""
+        digests = checked.spooled.digests
+        existing = catalog.find_file_by_name(connection, self.record, checked.dist.filename)
+        if existing is not None:
+            if existing.deleted:
+                raise FileAlreadyExists(existing.filename, existing.blake2b_256, deleted=True)
+            if existing.sha256 != digests.sha256:
+                raise FileAlreadyExists(existing.filename, existing.blake2b_256)
+            return True
+        twin = catalog.find_file_by_sha256(connection, self.record, digests.sha256)
+        if twin is not None:
+            raise FileAlreadyExists(twin.filename, twin.blake2b_256)
+        if one_sdist_per_release and checked.dist.packagetype is PackageType.SDIST:
+            project = catalog.find_project_id(connection, self.record, checked.dist.project)
+            release = catalog.find_release_id(connection, project, checked.version) if project else None
+            if release is not None and catalog.has_sdist(connection, release):
+                raise InvalidInput("Only one sdist may be uploaded per release.")
+        return False
+
+    def _insert(
+        self, connection: Connection, checked: CheckedUpload, metadata_sha256: str | None, actor: str
+    ) -> None:
+        dist, spooled = checked.dist, checked.spooled
+        display = checked.release_info.get("name") or dist.project
+        project_id = catalog.ensure_project(connection, self.record, dist.project, display)
+        release_id = catalog.ensure_release(
+            connection, project_id, checked.version, checked.release_info
+        )
+        catalog.insert_file(
+            connection,
+            {
+                "index_id": self.record.id,
+                "project_id": project_id,
+                "release_id": release_id,
+                "filename": dist.filename,
+                "packagetype": dist.packagetype.value,
+                "python_version": checked.python_version,
+                "size": spooled.size,
+                "sha256": spooled.digests.sha256,
+                "blake2b_256": spooled.digests.blake2b_256,
+                "md5": spooled.digests.md5,
+                "requires_python": checked.requires_python,
+                "upload_time": utcnow(),
+                "yanked": False,
+                "metadata_sha256": metadata_sha256,
+                "comment": checked.comment,
+                "uploaded_by": actor,
+            },
+        )
+        catalog.record_change(
+            connection,
+            self.record,
+            dist.project,
+            "add file",
+            version=checked.version,
+            filename=dist.filename,
+            actor=actor,
+        )
+
+    # -- changing files --------------------------------------------------------------------
+
+    def set_yanked(
+        self,
+        project: str,
+        version: str | None,
+        filename: str | None,
+        *,
+        yanked: bool,
+        reason: str | None = None,
+        actor: str = "",
+    ) -> list[str]:
+        """PEP 592: yank (or unyank) one file, or every file of a release. Returns filenames."""
+        name = normalize_project_name(project)
+        with self.database.begin() as connection:
+            rows = self._select(connection, name, version, filename)
+            release_ids = sorted({row.release_id for row in rows}) if filename is None else []
+            catalog.set_yanked(
+                connection, [row.id for row in rows], release_ids, reason if yanked else None, yanked
+            )
+            catalog.record_change(
+                connection,
+                self.record,
+                name,
+                "yank" if yanked else "unyank",
+                version=version,
+                filename=filename,
+                actor=actor,
+                detail=reason,
+            )
+        return [row.filename for row in rows]
+
+    def delete(
+        self, project: str, version: str | None, filename: str | None, actor: str = ""
+    ) -> list[str]:
+        """Delete one file, a release or (with neither) every file of a project."""
+        name = normalize_project_name(project)
+        with self.database.begin() as connection:
+            rows = self._select(connection, name, version, filename)
+            catalog.mark_deleted(connection, [row.id for row in rows], utcnow())
+            catalog.record_change(
+                connection,
+                self.record,
+                name,
+                "remove file" if filename else "remove release" if version else "remove project",
+                version=version,
+                filename=filename,
+                actor=actor,
+            )
+        return [row.filename for row in rows]
+
+    def _select(
+        self, connection: Connection, name: ProjectName, version: str | None, filename: str | None
+    ) -> list[catalog.LiveFileRow]:
+        rows = catalog.select_live_files(connection, self.record, name, version, filename)
+        if not rows:
+            what = f"file {filename!r}" if filename else f"release {version!r}" if version else "files"
+            raise NotFound(f"Project {name!r} in index {self.name!r} has no live {what}.")
+        return rows

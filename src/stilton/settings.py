@@ -1,0 +1,114 @@
+"""Settings: embedded defaults, then an optional TOML file, then ``STILTON_*`` variables.
+
+Nothing is read at import time; callers pass the environment in (``Settings.from_env``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stilton.core.errors import InvalidInput
+from stilton.core.names import IndexName, parse_index_name
+
+DEFAULT_PORT = 3150
+DEFAULT_HOST = "127.0.0.1"
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/stilton``, else ``~/.local/share/stilton``."""
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", "~")) / ".local/share")
+    return Path(base).expanduser() / "stilton"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database_url: str = ""  # empty: SQLite at <data_dir>/stilton.sqlite3
+    workers: int = 1
+    max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
+    page_max_age: int = 30  # seconds; the visibility delay of a new upload for caching clients
+    default_index: IndexName = IndexName("local")
+    generation_poll_interval: float = 1.0  # seconds between checks for changes by other processes
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "stilton.sqlite3"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Defaults < TOML file (``STILTON_CONFIG``) < environment < ``overrides`` (CLI flags)."""
+        values: dict[str, Any] = {}
+        config_file = (overrides or {}).get("config") or environ.get("STILTON_CONFIG")
+        if config_file:
+            values.update(_read_toml(Path(config_file)))
+        for spec in dataclasses.fields(cls):
+            raw = environ.get(f"STILTON_{spec.name.upper()}")
+            if raw is not None and raw != "":
+                values[spec.name] = raw
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None and k != "config"})
+        values.setdefault("data_dir", default_data_dir(environ))
+        return cls._from_values(values)
+
+    @classmethod
+    def _from_values(cls, values: Mapping[str, Any]) -> Settings:
+        known = {spec.name: spec for spec in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise InvalidInput(f"Unknown setting(s): {', '.join(unknown)}.")
+        converted: dict[str, Any] = {}
+        for name, value in values.items():
+            converted[name] = _convert(name, known[name].type, value)
+        return cls(**converted)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as stream:
+            document = tomllib.load(stream)
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read the configuration file {path}: {exc.strerror}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"The configuration file {path} is not valid TOML: {exc}.") from exc
+    section = document.get("stilton", document)
+    return {key.replace("-", "_"): value for key, value in section.items() if key != "indexes"}
+
+
+def _convert(name: str, annotation: Any, value: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "IndexName":
+            return parse_index_name(str(value))
+        if kind == "str":
+            return str(value)
+    except ValueError as exc:
+        raise InvalidInput(f"Setting {name!r} has an invalid value {value!r}: {exc}.") from exc
+    return value

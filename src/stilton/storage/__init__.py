@@ -1,0 +1,1 @@
+"""Storage adapters: the database (SQLAlchemy Core) and the blob store (obstore)."""

@@ -1,0 +1,156 @@
+"""The database schema (SQLAlchemy Core), portable between SQLite and PostgreSQL.
+
+Alembic migrations in ``migrations/`` create and evolve it; this module is the current shape
+the queries are written against.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as UTC and read back timezone-aware on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+indexes = Table(
+    "indexes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("config", JSON, nullable=False, default=dict),
+    # Bumped by every change to the index; page caches of every process compare against it.
+    Column("generation", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),  # PEP 503 normalized
+    Column("display_name", String(255), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("status_reason", Text),
+    Column("last_serial", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("index_id", "name"),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("version", String(255), nullable=False),
+    Column("canonical_version", String(255), nullable=False),
+    Column("metadata", JSON, nullable=False, default=dict),  # from the release's first upload
+    Column("yanked", Boolean, nullable=False, default=False),
+    Column("yanked_reason", Text),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("project_id", "canonical_version"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("packagetype", String(16), nullable=False),
+    Column("python_version", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("blake2b_256", String(64), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("requires_python", Text),
+    Column("upload_time", UTCDateTime, nullable=False),
+    Column("yanked", Boolean, nullable=False, default=False),
+    Column("yanked_reason", Text),
+    Column("metadata_sha256", String(64)),
+    Column("comment", Text),
+    Column("uploaded_by", String(255)),
+    # A deleted file keeps its row: its filename can never hold other bytes again.
+    Column("deleted_at", UTCDateTime),
+    UniqueConstraint("index_id", "filename"),
+    Index(None, "index_id", "sha256"),
+    Index(None, "project_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE")),  # NULL: every index
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# Every change, in order; its id is the serial of the project it touched (PyPI's journal).
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("project", String(255), nullable=False),
+    Column("version", String(255)),
+    Column("filename", String(255)),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(255), nullable=False, default=""),
+    Column("detail", Text),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)

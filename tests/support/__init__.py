@@ -1,0 +1,1 @@
+"""Test support: builders for real distributions and a real Stilton server process."""
