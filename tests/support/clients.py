@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,18 +114,10 @@ class Completed:
 @functools.cache
 def uv_binary() -> str:
     """The uv executable: the one ``uv run`` announces in ``$UV``, else the first on PATH."""
-    found = os.environ.get("UV") or _which("uv")
+    found = os.environ.get("UV") or shutil.which("uv")
     if found is None:
         raise RuntimeError("uv is needed to run the pinned clients but is not on PATH")
     return found
-
-
-def _which(name: str) -> str | None:
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(directory) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
 
 
 @functools.cache
@@ -156,7 +149,8 @@ def venv_python(venv: Path) -> Path:
 
 def _clean_path(path: str) -> str:
     """PATH with the interpreter's own bin first and no virtual environment's bin."""
-    venvs = {str(Path(prefix) / "bin") for prefix in (sys.prefix, os.environ.get("VIRTUAL_ENV"))}
+    prefixes = [sys.prefix, os.environ.get("VIRTUAL_ENV") or sys.prefix]
+    venvs = {str(Path(prefix) / "bin") for prefix in prefixes}
     venvs.discard(str(Path(sys.base_prefix) / "bin"))
     kept = [entry for entry in path.split(os.pathsep) if entry and entry not in venvs]
     return os.pathsep.join([str(base_python().parent), *kept])
@@ -206,7 +200,7 @@ class Workspace:
                 "CI": "true",
                 "NO_COLOR": "1",
                 # Wide enough that rich never wraps a server message across lines.
-                "COLUMNS": "500",
+                "COLUMNS": "300",
             }
         )
         environ.update(extra or {})
@@ -334,6 +328,7 @@ class Twine:
             upload.token,
             "--non-interactive",
             "--disable-progress-bar",
+            "--no-color",
             "--verbose",
             *flags,
             *files,
@@ -344,7 +339,9 @@ class Twine:
         files = write_dists(dist, workspace.directory("dist"))
         completed = self.upload(workspace, files, upload)
         if completed.returncode != 0:
-            raise ClientError(completed.argv, completed.returncode, completed.stdout, completed.stderr)
+            raise ClientError(
+                completed.argv, completed.returncode, completed.stdout, completed.stderr
+            )
         return files
 
 
@@ -585,7 +582,9 @@ class PoetryAdd:
             'priority = "primary"\n'
         )
         env = {"POETRY_VIRTUALENVS_IN_PROJECT": "true"}
-        workspace.tool(POETRY, "env", "use", base_python(), "--no-interaction", cwd=project, env=env)
+        workspace.tool(
+            POETRY, "env", "use", base_python(), "--no-interaction", cwd=project, env=env
+        )
         workspace.tool(POETRY, "add", requirement, "--no-interaction", cwd=project, env=env)
         return venv_python(project / ".venv")
 
@@ -617,11 +616,7 @@ class PipenvInstall:
     def install(self, workspace: Workspace, index_url: str, requirement: str) -> Path:
         project = workspace.directory("consumer")
         (project / "Pipfile").write_text(
-            "[[source]]\n"
-            'name = "stilton"\n'
-            f'url = "{index_url}"\n'
-            "verify_ssl = false\n\n"
-            "[packages]\n"
+            f'[[source]]\nname = "stilton"\nurl = "{index_url}"\nverify_ssl = false\n\n[packages]\n'
         )
         env = {
             "PIPENV_VENV_IN_PROJECT": "1",

@@ -77,6 +77,7 @@ class StiltonServer:
         self.ready_timeout = ready_timeout
         self._environ = server_environ(os.environ if environ is None else environ)
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     @property
     def url(self) -> str:
@@ -98,10 +99,13 @@ class StiltonServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def read_log(self) -> str:
+    def read_log(self, *, current_run: bool = False) -> str:
+        """The server's output: all of it, or only what the latest start produced."""
         if not self.log_path.exists():
             return ""
-        return self.log_path.read_text(errors="replace")
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset if current_run else 0)
+            return log.read().decode(errors="replace")
 
     def start(self) -> None:
         """Start the process and return once ``/-/ready`` answers 200."""
@@ -119,6 +123,7 @@ class StiltonServer:
             str(self.data_dir),
         ]
         with self.log_path.open("ab") as log:
+            self._log_offset = log.tell()
             log.write(f"$ {' '.join(argv)}\n".encode())
             log.flush()
             # A session of its own makes the process the leader of a group holding only what it
@@ -144,7 +149,7 @@ class StiltonServer:
                     raise ServerError(
                         "stilton serve exited before it was ready",
                         returncode=returncode,
-                        log=self.read_log(),
+                        log=self.read_log(current_run=True),
                     )
                 with contextlib.suppress(httpx.TransportError):
                     if client.get(self.url + READY_PATH).status_code == 200:
@@ -155,7 +160,7 @@ class StiltonServer:
             f"stilton serve was not ready at {self.url}{READY_PATH} "
             f"within {self.ready_timeout:.0f} s",
             returncode=None,
-            log=self.read_log(),
+            log=self.read_log(current_run=True),
         )
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -165,10 +170,8 @@ class StiltonServer:
             return
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self._kill_group(process)
 
     def kill(self) -> None:

@@ -1,1 +1,1 @@
-
+"""The ``stilton`` command line (Typer + Rich)."""

@@ -1,0 +1,5 @@
+"""``python -m stilton`` runs the command line."""
+
+from stilton.cli.main import main
+
+main()

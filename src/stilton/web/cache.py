@@ -1,0 +1,83 @@
+"""The hot path's memory: rendered pages and file lookups, valid while their index's
+generation is unchanged (DESIGN.md, "The hot path").
+
+Generations are read from the database at most once per poll interval, in the background, so
+a cache hit touches neither the database nor a renderer; a change made by this process is seen
+at once, a change made by another (the CLI, another replica) within the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Generations:
+    """The last known generation of every index."""
+
+    def __init__(self, load: Callable[[], dict[str, int]], interval: float) -> None:
+        self._load = load
+        self._interval = interval
+        self._values: dict[str, int] = {}
+        self._loaded_at = float("-inf")
+        self._refreshing: asyncio.Task[None] | None = None
+
+    def current(self, index: str) -> int:
+        """The generation to key caches with; schedules a background refresh when stale."""
+        if time.monotonic() - self._loaded_at > self._interval and self._refreshing is None:
+            try:
+                self._refreshing = asyncio.get_running_loop().create_task(self._refresh())
+            except RuntimeError:
+                self.refresh_now()
+        return self._values.get(index, -1)
+
+    async def _refresh(self) -> None:
+        try:
+            await run_in_threadpool(self.refresh_now)
+        finally:
+            self._refreshing = None
+
+    def refresh_now(self) -> None:
+        """Read every generation now (after this process changed something)."""
+        self._values = self._load()
+        self._loaded_at = time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[V]):
+    generation: int
+    value: V
+
+
+class GenerationCache(Generic[K, V]):
+    """A bounded LRU map whose entries die when their index's generation moves on."""
+
+    def __init__(self, generations: Generations, max_entries: int = 20_000) -> None:
+        self._generations = generations
+        self._entries: OrderedDict[tuple[str, K], _Entry[V]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, index: str, key: K) -> V | None:
+        entry = self._entries.get((index, key))
+        if entry is None:
+            return None
+        if entry.generation != self._generations.current(index):
+            del self._entries[(index, key)]
+            return None
+        self._entries.move_to_end((index, key))
+        return entry.value
+
+    def put(self, index: str, key: K, generation: int, value: V) -> None:
+        self._entries[(index, key)] = _Entry(generation, value)
+        self._entries.move_to_end((index, key))
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)

@@ -1,0 +1,78 @@
+"""The one place where Stilton's error tree becomes HTTP statuses and bodies.
+
+The message goes in the body, first, as plain text or (for clients that prefer it, like uv)
+as PyPI's JSON error shape. ASGI cannot set a reason phrase, so clients read the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from stilton.core import errors
+
+logger = logging.getLogger("stilton.web")
+
+STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
+    (errors.InvalidInput, 400),
+    (errors.Unauthenticated, 403),
+    (errors.PermissionDenied, 403),
+    (errors.NotFound, 404),
+    (errors.NotAcceptable, 406),
+    (errors.Conflict, 409),
+    (errors.Gone, 410),
+    (errors.RangeNotSatisfiable, 416),
+    (errors.StorageError, 503),
+)
+TITLES = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    406: "Not Acceptable",
+    409: "Conflict",
+    410: "Gone",
+    416: "Range Not Satisfiable",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_of(error: errors.StiltonError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept.split(",")[0]
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if _wants_json(request):
+        body = {"message": message, "code": f"{status} {message}", "title": TITLES.get(status, "")}
+        return Response(json.dumps(body), status, headers, media_type="application/json")
+    return Response(message + "\n", status, headers, media_type="text/plain; charset=utf-8")
+
+
+async def handle_stilton_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.StiltonError)
+    status = status_of(exc)
+    response = error_response(request, status, exc.message)
+    if isinstance(exc, errors.RangeNotSatisfiable):
+        response.headers["Content-Range"] = f"bytes */{exc.size}"
+    if status >= 500:
+        logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+    return response
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request, 500, "Internal server error; the server log has the details."
+    )

@@ -1,0 +1,54 @@
+"""The Warehouse JSON API: ``/<index>/pypi/<project>/json`` and ``…/<version>/json``."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from stilton.core.errors import NotFound
+from stilton.core.model import ProjectStatus
+from stilton.core.names import is_valid_project_name, normalize_project_name
+from stilton.core.render_warehouse import render_warehouse_json
+from stilton.web.simple import SERIAL_HEADER
+from stilton.web.state import index_of
+
+JSON_API_MAX_AGE = 60  # seconds; PyPI uses 900, a private index wants uploads seen sooner
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET",
+    "Access-Control-Expose-Headers": SERIAL_HEADER,
+    "Access-Control-Max-Age": "86400",
+}
+
+
+async def project_json(request: Request) -> Response:
+    try:
+        return await _project_json(request)
+    except NotFound:
+        # PyPI's JSON API answers 404 as JSON, with CORS headers.
+        return JSONResponse({"message": "Not Found"}, 404, headers=CORS)
+
+
+async def _project_json(request: Request) -> Response:
+    raw_name = request.path_params["project"]
+    version = request.path_params.get("version")
+    if not is_valid_project_name(raw_name):
+        raise NotFound("Not Found")
+    name = normalize_project_name(raw_name)
+    if name != raw_name:
+        path = request.url.path
+        start = path.index(f"/{raw_name}/") + 1
+        return RedirectResponse(path[:start] + name + path[start + len(raw_name) :], 301)
+    index = await index_of(request)
+    detail = await run_in_threadpool(index.find_project, name)
+    if detail is None or detail.status is ProjectStatus.QUARANTINED:
+        raise NotFound("Not Found")
+    base_url = str(request.base_url).rstrip("/")
+    body = render_warehouse_json(detail, version, base_url)
+    headers = {
+        SERIAL_HEADER: str(detail.last_serial),
+        "Cache-Control": f"max-age={JSON_API_MAX_AGE}, public",
+        **CORS,
+    }
+    return Response(body, 200, headers, media_type="application/json")

@@ -1,0 +1,47 @@
+"""The legacy upload API (PROTOCOLS.md §3): twine, uv, poetry, pdm, hatch and flit POST here."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from stilton.auth.tokens import parse_basic_authorization
+from stilton.core.errors import InvalidInput
+from stilton.web.multipart import read_upload_form
+from stilton.web.state import index_of, state_of
+
+logger = logging.getLogger("stilton.upload")
+
+
+async def upload(request: Request) -> Response:
+    state = state_of(request)
+    index = await index_of(request)
+    credentials = parse_basic_authorization(request.headers.get("authorization"))
+    # Authorize before reading the body: nobody spools bytes without a valid token.
+    token = await run_in_threadpool(state.runtime.tokens.authorize_upload, credentials, index.name)
+    form = await read_upload_form(request, state.runtime.blobs, state.runtime.settings.max_upload_size)
+    if form.file is None:
+        raise InvalidInput("Upload payload does not have a file.")
+    actor = f"token:{token.id}"
+    outcome = await run_in_threadpool(index.upload, form.file, form.fields, actor)
+    state.changed()
+    logger.info("upload %s to %s by %s: %s", form.file.filename, index.name, actor, outcome)
+    return PlainTextResponse("")
+
+
+async def upload_help(request: Request) -> Response:
+    """A GET of the upload URL: say how to use it."""
+    index = await index_of(request)
+    return PlainTextResponse(
+        f"This is the upload URL of index {index.name!r}. POST distributions here with twine,"
+        " uv publish, poetry, pdm, hatch or flit, as user '__token__' with a token made by"
+        f" 'stilton token create --index {index.name}'. Install from"
+        f" {request.base_url}{index.name}/simple/\n"
+    )
+
+
+async def legacy_redirect(request: Request) -> Response:
+    return RedirectResponse(request.url.path + "/", status_code=308)

@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Stilton server driven by real packaging clients."""
