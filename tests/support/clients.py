@@ -199,6 +199,7 @@ class Workspace:
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
                 "CI": "true",
                 "NO_COLOR": "1",
+                "TERM": "dumb",
                 # Wide enough that rich never wraps a server message across lines.
                 "COLUMNS": "300",
             }
@@ -328,7 +329,6 @@ class Twine:
             upload.token,
             "--non-interactive",
             "--disable-progress-bar",
-            "--no-color",
             "--verbose",
             *flags,
             *files,

@@ -46,8 +46,8 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return ByteRange(max(size - suffix, 0), size - 1)
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
-        return None
+    if last and end < start:
+        return None  # RFC 9110 §14.1.1: an invalid range-spec; ignore the header
     if start >= size:
         raise RangeNotSatisfiable(size)
     return ByteRange(start, min(end, size - 1))

@@ -1,0 +1,36 @@
+"""The legacy upload form as twine sends it, for driving the upload API directly in tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from tests.support.dists import Dist
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def upload_fields(dist: Dist, data: bytes, *, sdist: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Form fields twine 7 would send for ``data`` (a wheel unless ``sdist``)."""
+    fields: dict[str, Any] = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.3",
+        "name": dist.name,
+        "version": dist.version,
+        "filetype": "sdist" if sdist else "bdist_wheel",
+        "pyversion": "source" if sdist else "py3",
+        "summary": dist.summary,
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
+    }
+    if dist.requires_python:
+        fields["requires_python"] = dist.requires_python
+    if dist.requires_dist:
+        fields["requires_dist"] = list(dist.requires_dist)
+    fields.update(overrides)
+    return {key: value for key, value in fields.items() if value is not None}
