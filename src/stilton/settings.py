@@ -17,6 +17,7 @@ from stilton.core.names import IndexName, parse_index_name
 
 DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_INDEX = IndexName("local")
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -34,7 +35,7 @@ class Settings:
     workers: int = 1
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
     page_max_age: int = 30  # seconds; the visibility delay of a new upload for caching clients
-    default_index: IndexName = IndexName("local")
+    default_index: IndexName = DEFAULT_INDEX
     generation_poll_interval: float = 1.0  # seconds between checks for changes by other processes
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -68,7 +69,9 @@ class Settings:
             raw = environ.get(f"STILTON_{spec.name.upper()}")
             if raw is not None and raw != "":
                 values[spec.name] = raw
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None and k != "config"})
+        values.update(
+            {k: v for k, v in (overrides or {}).items() if v is not None and k != "config"}
+        )
         values.setdefault("data_dir", default_data_dir(environ))
         return cls._from_values(values)
 

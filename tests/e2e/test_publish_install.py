@@ -1,12 +1,13 @@
 """Every supported uploader publishes to a real Stilton server and every supported installer
 installs from it, each real tool at its pinned version in a clean environment; plus the
-re-upload rules twine's ``--skip-existing`` depends on.
+re-upload rules that uploaders' ``--skip-existing`` depends on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,12 @@ import pytest
 from tests.support.clients import (
     INSTALLERS,
     PUBLISHERS,
+    SKIPPING_PUBLISHERS,
+    ClientError,
     Completed,
     Installer,
     Publisher,
+    SkippingPublisher,
     Twine,
     Upload,
     UvPip,
@@ -35,6 +39,8 @@ INSTALLABLE = "e2e-installable"
 INSTALLABLE_RELEASES = ("1.0.0", "1.2.0")
 LIB_RELEASES = ("0.9.0", "1.1.0", "2.0.0")
 APP = Dist("e2e-app", "1.0.0", requires_dist=("e2e-lib>=1.0,<2",))
+
+CHANGED_BODY = '__version__ = "changed"\n'
 
 # twine --verbose logs "Response from <url>:" then "<status> <reason>" for every upload.
 TWINE_RESPONSE = re.compile(r"Response from \S+:\s+(\d{3})\b")
@@ -141,11 +147,11 @@ def test_identical_reupload_is_accepted(
     assert_listed(stilton_server, "e2e-reupload-pkg", files)
 
 
-def test_different_file_under_existing_name_is_rejected_or_skipped(
+def test_twine_different_file_under_existing_name_is_rejected(
     workspace: Workspace, stilton_server: StiltonServer, upload: Upload
 ) -> None:
     original = Dist("e2e-conflict-pkg", "1.0.0")
-    changed = Dist("e2e-conflict-pkg", "1.0.0", module_body='__version__ = "changed"\n')
+    changed = replace(original, module_body=CHANGED_BODY)
     files = write_dists(original, workspace.directory("original"))
     changed_files = write_dists(changed, workspace.directory("changed"))
     assert [path.name for path in files] == [path.name for path in changed_files]
@@ -153,14 +159,31 @@ def test_different_file_under_existing_name_is_rejected_or_skipped(
     first = twine.upload(workspace, files, upload)
     assert first.returncode == 0, first.output
 
-    skipped = twine.upload(workspace, changed_files, upload, "--skip-existing")
     rejected = twine.upload(workspace, changed_files, upload)
 
-    assert skipped.returncode == 0, skipped.output
-    assert "Skipping" in skipped.output, skipped.output
     assert rejected.returncode != 0, rejected.output
     assert "File already exists" in rejected.output, rejected.output
     assert twine_statuses(rejected)[:1] == [400], rejected.output
+    assert_listed(stilton_server, original.name, files)
+
+
+@pytest.mark.parametrize("publisher", SKIPPING_PUBLISHERS, ids=lambda publisher: publisher.name)
+def test_skip_existing_skips_a_different_file_under_an_existing_name(
+    publisher: SkippingPublisher,
+    workspace: Workspace,
+    stilton_server: StiltonServer,
+    upload: Upload,
+) -> None:
+    original = Dist(f"e2e-skip-{publisher.name}-pkg", "1.0.0")
+    changed = replace(original, module_body=CHANGED_BODY)
+    files = publisher.publish(Workspace(workspace.directory("original")), original, upload)
+
+    publisher.publish(
+        Workspace(workspace.directory("skipped")), changed, upload, skip_existing=True
+    )
+    with pytest.raises(ClientError, match="File already exists"):
+        publisher.publish(Workspace(workspace.directory("rejected")), changed, upload)
+
     assert_listed(stilton_server, original.name, files)
 
 

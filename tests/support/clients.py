@@ -418,7 +418,9 @@ def built_files(project: Path) -> list[Path]:
 class PoetryPublish:
     name: str = "poetry"
 
-    def publish(self, workspace: Workspace, dist: Dist, upload: Upload) -> list[Path]:
+    def publish(
+        self, workspace: Workspace, dist: Dist, upload: Upload, *, skip_existing: bool = False
+    ) -> list[Path]:
         project = write_project(
             dist,
             workspace.directory("project"),
@@ -431,8 +433,16 @@ class PoetryPublish:
             "POETRY_VIRTUALENVS_CREATE": "false",
         }
         workspace.tool(POETRY, "build", "--no-interaction", cwd=project, env=env)
+        flags = ["--skip-existing"] if skip_existing else []
         workspace.tool(
-            POETRY, "publish", "--repository", "stilton", "--no-interaction", cwd=project, env=env
+            POETRY,
+            "publish",
+            "--repository",
+            "stilton",
+            "--no-interaction",
+            *flags,
+            cwd=project,
+            env=env,
         )
         return built_files(project)
 
@@ -441,7 +451,9 @@ class PoetryPublish:
 class PdmPublish:
     name: str = "pdm"
 
-    def publish(self, workspace: Workspace, dist: Dist, upload: Upload) -> list[Path]:
+    def publish(
+        self, workspace: Workspace, dist: Dist, upload: Upload, *, skip_existing: bool = False
+    ) -> list[Path]:
         project = write_project(
             dist,
             workspace.directory("project"),
@@ -451,14 +463,17 @@ class PdmPublish:
         workspace.tool(
             PDM,
             "publish",
+            # -v logs the server's response body, where the reason for a rejection is.
+            "--verbose",
             "--repository",
             upload.url,
             "--username",
             TOKEN_USERNAME,
             "--password",
             upload.token,
+            *(["--skip-existing"] if skip_existing else []),
             cwd=project,
-            env={"PDM_CHECK_UPDATE": "false", "PDM_USE_VENV": "false"},
+            env={"PDM_CHECK_UPDATE": "false"},
         )
         return built_files(project)
 
@@ -486,6 +501,17 @@ class FlitPublish:
         )
         return built_files(project)
 
+
+class SkippingPublisher(Publisher, Protocol):
+    """An upload client whose ``--skip-existing`` works against any index, not only PyPI
+    (twine 7 refuses the flag for other repository URLs)."""
+
+    def publish(
+        self, workspace: Workspace, dist: Dist, upload: Upload, *, skip_existing: bool = False
+    ) -> list[Path]: ...
+
+
+SKIPPING_PUBLISHERS: tuple[SkippingPublisher, ...] = (PoetryPublish(), PdmPublish())
 
 PUBLISHERS: tuple[Publisher, ...] = (
     Twine(),

@@ -14,7 +14,9 @@ def basic_auth(username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {credentials}"}
 
 
-def upload_fields(dist: Dist, data: bytes, *, sdist: bool = False, **overrides: Any) -> dict[str, Any]:
+def upload_fields(
+    dist: Dist, data: bytes, *, sdist: bool = False, **overrides: Any
+) -> dict[str, Any]:
     """Form fields twine 7 would send for ``data`` (a wheel unless ``sdist``)."""
     fields: dict[str, Any] = {
         ":action": "file_upload",

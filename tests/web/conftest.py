@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -49,7 +50,7 @@ class Uploader:
         self.client = client
         self.auth = auth
 
-    def wheel(self, dist: Dist, index: str = "local", **overrides: object):  # type: ignore[no-untyped-def]
+    def wheel(self, dist: Dist, index: str = "local", **overrides: Any):  # type: ignore[no-untyped-def]
         data = wheel_bytes(dist)
         return self.client.post(
             f"/{index}/",
@@ -58,7 +59,7 @@ class Uploader:
             headers=self.auth,
         )
 
-    def sdist(self, dist: Dist, index: str = "local", **overrides: object):  # type: ignore[no-untyped-def]
+    def sdist(self, dist: Dist, index: str = "local", **overrides: Any):  # type: ignore[no-untyped-def]
         data = sdist_bytes(dist)
         return self.client.post(
             f"/{index}/",

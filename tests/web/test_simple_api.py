@@ -145,7 +145,10 @@ def test_unknown_format_parameter_is_406(client: TestClient, published: Dist) ->
         ("/simple/demo-package", "/simple/demo-package/"),
         ("/simple/Demo__Package", "/simple/demo-package/"),
         ("/local/simple/DEMO-package/", "/local/simple/demo-package/"),
-        ("/local/simple/DEMO-package/?format=text/html", "/local/simple/demo-package/?format=text/html"),
+        (
+            "/local/simple/DEMO-package/?format=text/html",
+            "/local/simple/demo-package/?format=text/html",
+        ),
     ],
 )
 def test_redirects(client: TestClient, published: Dist, path: str, location: str) -> None:
@@ -155,7 +158,8 @@ def test_redirects(client: TestClient, published: Dist, path: str, location: str
 
 
 @pytest.mark.parametrize(
-    "path", ["/simple/nothing-here/", "/nosuchindex/simple/", "/simple/bad..name!/", "/local/simple/-x/"]
+    "path",
+    ["/simple/nothing-here/", "/nosuchindex/simple/", "/simple/bad..name!/", "/local/simple/-x/"],
 )
 def test_missing_is_404_with_reason(client: TestClient, published: Dist, path: str) -> None:
     response = client.get(path)
@@ -256,7 +260,9 @@ def test_pypi_simple_finds_every_file_hash_yank_and_metadata(
             assert package.has_metadata
             metadata = client.get(package.metadata_url)
             assert metadata.status_code == 200
-            assert package.metadata_digests == {"sha256": hashlib.sha256(metadata.content).hexdigest()}
+            assert package.metadata_digests == {
+                "sha256": hashlib.sha256(metadata.content).hexdigest()
+            }
             assert b"Name: Demo.Package" in metadata.content
         else:
             assert not package.has_metadata

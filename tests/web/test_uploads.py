@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -26,10 +27,11 @@ def post(
     fields: dict[str, Any],
     path: str = "/local/",
     **kwargs: Any,
-):  # type: ignore[no-untyped-def]
+) -> httpx.Response:
     # Without a filename the "content" part is a plain field: a form with no file in it.
     files = {"content": (filename, data, "application/octet-stream") if filename else (None, b"")}
-    return client.post(path, data=fields, files=files, headers=auth, **kwargs)
+    response: httpx.Response = client.post(path, data=fields, files=files, headers=auth, **kwargs)
+    return response
 
 
 def stored_blobs(runtime: Runtime) -> list[Path]:
@@ -181,7 +183,7 @@ REJECTIONS: list[tuple[str, str | None, bytes, dict[str, Any], int, str]] = [
         "unknown action",
         DIST.wheel_filename,
         WHEEL,
-        upload_fields(DIST, WHEEL, **{":action": "frobnicate"}),
+        upload_fields(DIST, WHEEL, **cast(dict[str, Any], {":action": "frobnicate"})),
         400,
         "Unknown or missing :action",
     ),
@@ -189,7 +191,7 @@ REJECTIONS: list[tuple[str, str | None, bytes, dict[str, Any], int, str]] = [
         "doc upload",
         DIST.wheel_filename,
         WHEEL,
-        upload_fields(DIST, WHEEL, **{":action": "doc_upload"}),
+        upload_fields(DIST, WHEEL, **cast(dict[str, Any], {":action": "doc_upload"})),
         410,
         "not supported",
     ),
@@ -259,7 +261,10 @@ def test_uv_gets_json_errors(client: TestClient, auth: dict[str, str]) -> None:
     ("headers", "message"),
     [
         ({}, "Invalid or non-existent authentication information"),
-        (basic_auth("__token__", "stl_wrong"), "Invalid or non-existent authentication information"),
+        (
+            basic_auth("__token__", "stl_wrong"),
+            "Invalid or non-existent authentication information",
+        ),
         (basic_auth("alice", "secret"), "Username/password authentication is not supported"),
         ({"Authorization": "Bearer abc"}, "Invalid or non-existent authentication information"),
         ({"Authorization": "Basic !!!"}, "Invalid or non-existent authentication information"),
@@ -278,7 +283,11 @@ def test_revoked_token_is_refused(client: TestClient, runtime: Runtime) -> None:
     token_id, token = runtime.tokens.create(None)
     runtime.tokens.revoke(token_id)
     response = post(
-        client, basic_auth("__token__", token), DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL)
+        client,
+        basic_auth("__token__", token),
+        DIST.wheel_filename,
+        WHEEL,
+        upload_fields(DIST, WHEEL),
     )
     assert response.status_code == 403
 
@@ -290,12 +299,16 @@ def test_token_scoped_to_another_index(client: TestClient, runtime: Runtime) -> 
     refused = post(client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL))
     assert refused.status_code == 403
     assert "only to index 'team'" in refused.text
-    accepted = post(client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL), path="/team/")
+    accepted = post(
+        client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL), path="/team/"
+    )
     assert accepted.status_code == 200
 
 
 def test_upload_to_unknown_index_is_404(client: TestClient, auth: dict[str, str]) -> None:
-    response = post(client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL), path="/nope/")
+    response = post(
+        client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL), path="/nope/"
+    )
     assert response.status_code == 404
 
 
@@ -371,9 +384,13 @@ def test_sdist_without_pkg_info_falls_back_to_the_form(
         member.size = 0
         archive.addfile(member, io.BytesIO(b""))
     data = buffer.getvalue()
-    response = post(client, auth, "acme_widgets-1.0.tar.gz", data, upload_fields(DIST, data, sdist=True))
+    response = post(
+        client, auth, "acme_widgets-1.0.tar.gz", data, upload_fields(DIST, data, sdist=True)
+    )
     assert response.status_code == 200, response.text
-    page = client.get("/simple/acme-widgets/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    page = client.get(
+        "/simple/acme-widgets/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
     assert page.json()["files"][0]["requires-python"] == ">=3.9"
 
 

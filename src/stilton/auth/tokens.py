@@ -25,8 +25,8 @@ from stilton.storage.tokens import (
     touch_token,
 )
 
-TOKEN_PREFIX = "stl_"
-TOKEN_USERNAME = "__token__"
+TOKEN_PREFIX = "stl_"  # noqa: S105 - a prefix, not a secret
+TOKEN_USERNAME = "__token__"  # noqa: S105 - the conventional username
 INVALID_AUTH = (
     "Invalid or non-existent authentication information. Upload with HTTP Basic"
     " authentication, username '__token__' and a token made by 'stilton token create'."

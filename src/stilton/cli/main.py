@@ -82,9 +82,13 @@ def guarded(action: Callable[[], T]) -> T:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [env: STILTON_HOST].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [env: STILTON_HOST].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port [env: STILTON_PORT].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [env: STILTON_WORKERS].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [env: STILTON_WORKERS].")
+    ] = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
@@ -92,7 +96,9 @@ def serve(
     from granian import Granian
     from granian.constants import Interfaces
 
-    settings = guarded(lambda: settings_for(data_dir, config, host=host, port=port, workers=workers))
+    settings = guarded(
+        lambda: settings_for(data_dir, config, host=host, port=port, workers=workers)
+    )
     guarded(lambda: open_runtime(settings).close())  # migrate and create the default layout once
     # Workers build their app from the environment (Granian's factory runs in each process).
     os.environ.update(
@@ -145,7 +151,10 @@ def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 
 @token_app.command("create")
 def token_create(
-    index: Annotated[str | None, typer.Option("--index", "-i", help="Index the token may upload to (default: every index).")] = None,
+    index: Annotated[
+        str | None,
+        typer.Option("--index", "-i", help="Index the token may upload to (default: every index)."),
+    ] = None,
     description: Annotated[str, typer.Option(help="What the token is for.")] = "",
     data_dir: DataDir = None,
     config: ConfigFile = None,
@@ -196,7 +205,9 @@ def token_revoke(
 
 @app.command("import")
 def import_files(
-    directory: Annotated[Path, typer.Argument(help="Directory searched (recursively) for wheels and sdists.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Directory searched (recursively) for wheels and sdists.")
+    ],
     index: IndexOption = "local",
     data_dir: DataDir = None,
     config: ConfigFile = None,
@@ -238,7 +249,9 @@ def yank(
     if version is None and file is None:
         fail("Name a release (VERSION) or a file (--file) to yank.")
     with opened(data_dir, config) as runtime:
-        names = runtime.hosted(index).set_yanked(project, version, file, yanked=True, reason=reason, actor="cli")
+        names = runtime.hosted(index).set_yanked(
+            project, version, file, yanked=True, reason=reason, actor="cli"
+        )
         _change("yanked", names)
 
 
@@ -262,7 +275,9 @@ def unyank(
 @app.command()
 def delete(
     project: Annotated[str, typer.Argument(help="Project name.")],
-    version: Annotated[str | None, typer.Argument(help="Release to delete (all its files).")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Release to delete (all its files).")
+    ] = None,
     file: Annotated[str | None, typer.Option("--file", help="Delete only this file.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     index: IndexOption = "local",

@@ -18,12 +18,14 @@ from stilton.core.errors import InvalidInput
 from stilton.core.filenames import DistributionFilename
 
 MAX_METADATA_SIZE = 4 * 2**20
-ACCEPTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"})
+ACCEPTED_METADATA_VERSIONS = frozenset(
+    {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"}
+)
 
 
 def _dist_info_matches(directory: str, dist: DistributionFilename) -> bool:
     name, _, version = directory.removesuffix(".dist-info").rpartition("-")
-    return canonicalize_name(name) == dist.project and canonicalize_version(
+    return canonicalize_name(name) == str(dist.project) and canonicalize_version(
         version
     ) == canonicalize_version(dist.version)
 
@@ -34,7 +36,9 @@ def read_wheel_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
         with zipfile.ZipFile(archive) as wheel:
             names = set(wheel.namelist())
             directories = {
-                name.split("/", 1)[0] for name in names if name.split("/", 1)[0].endswith(".dist-info")
+                name.split("/", 1)[0]
+                for name in names
+                if name.split("/", 1)[0].endswith(".dist-info")
             }
             matching = [d for d in directories if _dist_info_matches(d, dist)]
             if len(matching) != 1:
@@ -65,7 +69,9 @@ def read_sdist_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
     try:
         if dist.filename.endswith(".zip"):
             with zipfile.ZipFile(archive) as sdist:
-                candidates = [n for n in sdist.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+                candidates = [
+                    n for n in sdist.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")
+                ]
                 if not candidates:
                     return None
                 info = sdist.getinfo(min(candidates))
@@ -76,7 +82,9 @@ def read_sdist_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
             for member in sdist:
                 if member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
                     if not member.isfile() or member.size > MAX_METADATA_SIZE:
-                        raise InvalidInput("Invalid distribution file. PKG-INFO is not a small file.")
+                        raise InvalidInput(
+                            "Invalid distribution file. PKG-INFO is not a small file."
+                        )
                     extracted = sdist.extractfile(member)
                     return extracted.read() if extracted else None
             return None
@@ -102,9 +110,7 @@ def check_raw_metadata(raw: RawMetadata) -> None:
     try:
         Metadata.from_raw(raw, validate=True)
     except ExceptionGroup as group:
-        problems = [
-            str(error) for error in group.exceptions if not _tolerated(error)
-        ]
+        problems = [str(error) for error in group.exceptions if not _tolerated(error)]
         if problems:
             raise InvalidInput(
                 "Invalid metadata: " + "; ".join(problems) + ". See the core metadata"
@@ -125,7 +131,7 @@ def check_metadata_matches(raw: RawMetadata, dist: DistributionFilename) -> None
     """The metadata must describe the project and version its filename names."""
     name = raw.get("name", "")
     version = raw.get("version", "")
-    if canonicalize_name(name) != dist.project:
+    if canonicalize_name(name) != str(dist.project):
         raise InvalidInput(
             f"Invalid distribution file. Its metadata names project {name!r} but the filename"
             f" {dist.filename!r} names {dist.project!r}."

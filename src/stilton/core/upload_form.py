@@ -28,9 +28,21 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 # Form field -> RawMetadata key. Multi-use fields are pluralized by the uploaders, except the
 # few that PyPI names in the singular; pdm sends "provides_extras".
 _SINGLE = (
-    "name version summary description description_content_type author author_email maintainer"
-    " maintainer_email license license_expression home_page download_url requires_python"
-).split()
+    "name",
+    "version",
+    "summary",
+    "description",
+    "description_content_type",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license",
+    "license_expression",
+    "home_page",
+    "download_url",
+    "requires_python",
+)
 _MULTI = {
     "classifiers": "classifiers",
     "requires_dist": "requires_dist",
@@ -178,7 +190,7 @@ def _check_name_version(name: str, version: str, dist: DistributionFilename) -> 
             " numeral containing only ASCII numeric and '.', '_' and '-'. See the core metadata"
             " specification for more information."
         ) from exc
-    if canonicalize_name(name) != dist.project:
+    if canonicalize_name(name) != str(dist.project):
         raise InvalidInput(
             f"Start filename for {name!r} with '{canonicalize_name(name).replace('-', '_')}'."
             f" The file {dist.filename!r} is for project {dist.project!r}."

@@ -144,13 +144,19 @@ class HostedIndex:
             raise FileAlreadyExists(twin.filename, twin.blake2b_256)
         if one_sdist_per_release and checked.dist.packagetype is PackageType.SDIST:
             project = catalog.find_project_id(connection, self.record, checked.dist.project)
-            release = catalog.find_release_id(connection, project, checked.version) if project else None
+            release = (
+                catalog.find_release_id(connection, project, checked.version) if project else None
+            )
             if release is not None and catalog.has_sdist(connection, release):
                 raise InvalidInput("Only one sdist may be uploaded per release.")
         return False
 
     def _insert(
-        self, connection: Connection, checked: CheckedUpload, metadata_sha256: str | None, actor: str
+        self,
+        connection: Connection,
+        checked: CheckedUpload,
+        metadata_sha256: str | None,
+        actor: str,
     ) -> None:
         dist, spooled = checked.dist, checked.spooled
         display = checked.release_info.get("name") or dist.project
@@ -207,7 +213,11 @@ class HostedIndex:
             rows = self._select(connection, name, version, filename)
             release_ids = sorted({row.release_id for row in rows}) if filename is None else []
             catalog.set_yanked(
-                connection, [row.id for row in rows], release_ids, reason if yanked else None, yanked
+                connection,
+                [row.id for row in rows],
+                release_ids,
+                reason if yanked else None,
+                yanked,
             )
             catalog.record_change(
                 connection,
@@ -245,6 +255,8 @@ class HostedIndex:
     ) -> list[catalog.LiveFileRow]:
         rows = catalog.select_live_files(connection, self.record, name, version, filename)
         if not rows:
-            what = f"file {filename!r}" if filename else f"release {version!r}" if version else "files"
+            what = (
+                f"file {filename!r}" if filename else f"release {version!r}" if version else "files"
+            )
             raise NotFound(f"Project {name!r} in index {self.name!r} has no live {what}.")
         return rows

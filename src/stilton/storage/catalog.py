@@ -122,9 +122,7 @@ def record_change(
         .values(last_serial=serial[0])
     )
     connection.execute(
-        update(indexes)
-        .where(indexes.c.id == index.id)
-        .values(generation=indexes.c.generation + 1)
+        update(indexes).where(indexes.c.id == index.id).values(generation=indexes.c.generation + 1)
     )
     return int(serial[0])
 
@@ -224,14 +222,18 @@ def _stored_file(row: Row[Any]) -> StoredFile:
     )
 
 
-def find_file_by_name(connection: Connection, index: IndexRecord, filename: str) -> StoredFile | None:
+def find_file_by_name(
+    connection: Connection, index: IndexRecord, filename: str
+) -> StoredFile | None:
     row = connection.execute(
         select(files).where(files.c.index_id == index.id, files.c.filename == filename)
     ).first()
     return _stored_file(row) if row else None
 
 
-def find_file_by_sha256(connection: Connection, index: IndexRecord, sha256: str) -> StoredFile | None:
+def find_file_by_sha256(
+    connection: Connection, index: IndexRecord, sha256: str
+) -> StoredFile | None:
     row = connection.execute(
         select(files).where(files.c.index_id == index.id, files.c.sha256 == sha256).limit(1)
     ).first()
@@ -273,7 +275,9 @@ def find_project_id(connection: Connection, index: IndexRecord, name: ProjectNam
     return int(row.id) if row else None
 
 
-def ensure_project(connection: Connection, index: IndexRecord, name: ProjectName, display: str) -> int:
+def ensure_project(
+    connection: Connection, index: IndexRecord, name: ProjectName, display: str
+) -> int:
     project_id = find_project_id(connection, index, name)
     if project_id is not None:
         return project_id
@@ -361,11 +365,17 @@ def select_live_files(
         query = query.where(releases.c.canonical_version == canonicalize_version(version))
     if filename is not None:
         query = query.where(files.c.filename == filename)
-    return [LiveFileRow(r.id, r.filename, r.release_id, r.version) for r in connection.execute(query)]
+    return [
+        LiveFileRow(r.id, r.filename, r.release_id, r.version) for r in connection.execute(query)
+    ]
 
 
 def set_yanked(
-    connection: Connection, file_ids: Sequence[int], release_ids: Sequence[int], reason: str | None, yanked: bool
+    connection: Connection,
+    file_ids: Sequence[int],
+    release_ids: Sequence[int],
+    reason: str | None,
+    yanked: bool,
 ) -> None:
     connection.execute(
         update(files).where(files.c.id.in_(file_ids)).values(yanked=yanked, yanked_reason=reason)

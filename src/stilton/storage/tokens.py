@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from stilton.core.errors import NotFound
 from stilton.storage.schema import indexes, tokens, utcnow
@@ -36,7 +37,7 @@ def insert_token(
     return int(result.inserted_primary_key[0])
 
 
-def _query():  # type: ignore[no-untyped-def]
+def _query() -> Select[Any]:
     return select(tokens, indexes.c.name.label("index_name")).outerjoin(
         indexes, indexes.c.id == tokens.c.index_id
     )
@@ -48,7 +49,9 @@ def find_active_token(connection: Connection, token_hash: str) -> TokenRecord | 
     ).first()
     if row is None:
         return None
-    return TokenRecord(row.id, row.index_name, row.description, row.created_at, row.last_used_at, False)
+    return TokenRecord(
+        row.id, row.index_name, row.description, row.created_at, row.last_used_at, False
+    )
 
 
 def touch_token(connection: Connection, token_id: int) -> None:
@@ -59,7 +62,12 @@ def list_tokens(connection: Connection) -> list[TokenRecord]:
     rows = connection.execute(_query().order_by(tokens.c.id))
     return [
         TokenRecord(
-            r.id, r.index_name, r.description, r.created_at, r.last_used_at, r.revoked_at is not None
+            r.id,
+            r.index_name,
+            r.description,
+            r.created_at,
+            r.last_used_at,
+            r.revoked_at is not None,
         )
         for r in rows
     ]

@@ -73,6 +73,4 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_response(
-        request, 500, "Internal server error; the server log has the details."
-    )
+    return error_response(request, 500, "Internal server error; the server log has the details.")

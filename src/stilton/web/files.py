@@ -33,7 +33,9 @@ class PathSendResponse(Response):
     """A whole file, sent by the server from its path (``http.response.pathsend``) where the
     server supports it, streamed in chunks otherwise."""
 
-    def __init__(self, path: Path, headers: dict[str, str], blobs: BlobStore, sha256: str, size: int) -> None:
+    def __init__(
+        self, path: Path, headers: dict[str, str], blobs: BlobStore, sha256: str, size: int
+    ) -> None:
         super().__init__(status_code=200, headers=headers, media_type=OCTET_STREAM)
         self.headers["Content-Length"] = str(size)
         self.path, self.blobs, self.sha256, self.size = path, blobs, sha256, size
@@ -106,7 +108,9 @@ async def serve_file(request: Request) -> Response:
         headers["Content-Length"] = str(byte_range.length if byte_range else size)
         if byte_range:
             headers["Content-Range"] = byte_range.content_range(size)
-        return Response(status_code=206 if byte_range else 200, headers=headers, media_type=OCTET_STREAM)
+        return Response(
+            status_code=206 if byte_range else 200, headers=headers, media_type=OCTET_STREAM
+        )
     if byte_range is not None:
         headers["Content-Range"] = byte_range.content_range(size)
         headers["Content-Length"] = str(byte_range.length)

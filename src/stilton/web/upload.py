@@ -22,7 +22,9 @@ async def upload(request: Request) -> Response:
     credentials = parse_basic_authorization(request.headers.get("authorization"))
     # Authorize before reading the body: nobody spools bytes without a valid token.
     token = await run_in_threadpool(state.runtime.tokens.authorize_upload, credentials, index.name)
-    form = await read_upload_form(request, state.runtime.blobs, state.runtime.settings.max_upload_size)
+    form = await read_upload_form(
+        request, state.runtime.blobs, state.runtime.settings.max_upload_size
+    )
     if form.file is None:
         raise InvalidInput("Upload payload does not have a file.")
     actor = f"token:{token.id}"

@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.create_table(
         "projects",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("display_name", sa.String(255), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -42,7 +44,12 @@ def upgrade() -> None:
     op.create_table(
         "releases",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "project_id",
+            sa.Integer,
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("version", sa.String(255), nullable=False),
         sa.Column("canonical_version", sa.String(255), nullable=False),
         sa.Column("metadata", sa.JSON, nullable=False),
@@ -54,9 +61,21 @@ def upgrade() -> None:
     op.create_table(
         "files",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("release_id", sa.Integer, sa.ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "project_id",
+            sa.Integer,
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "release_id",
+            sa.Integer,
+            sa.ForeignKey("releases.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("filename", sa.String(255), nullable=False),
         sa.Column("packagetype", sa.String(16), nullable=False),
         sa.Column("python_version", sa.String(64), nullable=False),
@@ -89,7 +108,9 @@ def upgrade() -> None:
     op.create_table(
         "journal",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "index_id", sa.Integer, sa.ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("project", sa.String(255), nullable=False),
         sa.Column("version", sa.String(255)),
         sa.Column("filename", sa.String(255)),
