@@ -401,6 +401,7 @@ def write_project(dist: Dist, directory: Path, build_system: str, tool_table: st
         f'name = "{dist.name}"\n'
         f'version = "{dist.version}"\n'
         f'description = "{dist.summary}"\n'
+        f'requires-python = "{dist.requires_python or ">=3.9"}"\n'
         f"dependencies = [{dependencies}]\n"
         f"{tool_table}"
     )
@@ -463,8 +464,8 @@ class PdmPublish:
         workspace.tool(
             PDM,
             "publish",
-            # -v logs the server's response body, where the reason for a rejection is.
-            "--verbose",
+            # -vv logs the server's response body, where the reason for a rejection is.
+            "-vv",
             "--repository",
             upload.url,
             "--username",
