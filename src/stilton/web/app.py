@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from html import escape
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -33,7 +34,7 @@ async def home(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     rows = "".join(
         f"<li><a href='/{r.name}/simple/'>{escape(r.name)}</a> ({r.kind})</li>"
-        for r in state.runtime.list_indexes()
+        for r in await run_in_threadpool(state.runtime.list_indexes)
     )
     default = state.default_index
     return HTMLResponse(
@@ -73,6 +74,9 @@ def routes() -> list[Route]:
         Route("/{index}/simple", simple.add_slash, methods=GET_HEAD),
         Route("/{index}/simple/{project}/", simple.project_detail, methods=GET_HEAD),
         Route("/{index}/simple/{project}", simple.add_slash, methods=GET_HEAD),
+        # hatch looks for existing files at devpi's "+simple" before it publishes.
+        Route("/{index}/+simple/", simple.project_list, methods=GET_HEAD),
+        Route("/{index}/+simple/{project}/", simple.project_detail, methods=GET_HEAD),
         Route("/{index}/files/{sha256}/{filename}", files.serve_file, methods=GET_HEAD),
         Route("/{index}/pypi/{project}/json", jsonapi.project_json, methods=GET_HEAD),
         Route("/{index}/pypi/{project}/json/", jsonapi.project_json, methods=GET_HEAD),
@@ -85,6 +89,7 @@ def routes() -> list[Route]:
         Route("/{index}/legacy", upload.upload, methods=["POST"]),
         Route("/{index}/legacy/", upload.upload_help, methods=GET_HEAD),
         Route("/{index}/", index_home, methods=GET_HEAD),
+        Route("/{index}", index_home, methods=GET_HEAD),
     ]
 
 
