@@ -26,9 +26,8 @@ def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tup
     parts = []
     for key, value in fields.items():
         for item in value if isinstance(value, list) else [value]:
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{item}\r\n'.encode()
-            )
+            disposition = f'Content-Disposition: form-data; name="{key}"'
+            parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{item}\r\n".encode())
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n".encode()
@@ -39,7 +38,7 @@ def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tup
 
 
 def spool_files(server: StiltonServer) -> list[Path]:
-    return [p for p in (server.data_dir / "blobs" / "tmp").glob("*.part")]
+    return list((server.data_dir / "blobs" / "tmp").glob("*.part"))
 
 
 def blob_files(server: StiltonServer) -> list[Path]:
