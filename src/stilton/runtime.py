@@ -9,6 +9,7 @@ from stilton.auth.tokens import TokenService
 from stilton.core.errors import InvalidInput
 from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
+from stilton.indexes.base import Index
 from stilton.indexes.hosted import HostedIndex
 from stilton.settings import Settings
 from stilton.storage import catalog
@@ -34,6 +35,10 @@ class Runtime:
     def get_index_record(self, name: str) -> IndexRecord:
         with self.database.connect() as connection:
             return catalog.get_index(connection, name)
+
+    def index(self, name: str) -> Index:
+        """The index called ``name``, of whatever kind it is."""
+        return self.hosted(name)
 
     def hosted(self, name: str) -> HostedIndex:
         record = self.get_index_record(name)

@@ -30,7 +30,7 @@ def run(data_dir: Path, *args: str, ok: bool = True) -> str:
 def files_of(data_dir: Path, project: str) -> dict[str, tuple[bool, str | None]]:
     runtime = open_runtime(Settings.from_env({}, {"data_dir": data_dir}))
     try:
-        detail = runtime.hosted("local").find_project(project)  # type: ignore[arg-type]
+        detail = runtime.hosted("local").find_detail(project)  # type: ignore[arg-type]
         return {f.filename: (f.yanked, f.yanked_reason) for f in detail.files} if detail else {}
     finally:
         runtime.close()

@@ -15,8 +15,10 @@ import pytest
 
 from tests.support.clients import (
     INSTALLERS,
+    PIP_VERSION,
     PUBLISHERS,
     SKIPPING_PUBLISHERS,
+    UV,
     ClientError,
     Completed,
     Installer,
@@ -26,8 +28,10 @@ from tests.support.clients import (
     Upload,
     UvPip,
     Workspace,
+    base_python,
     fetch_project_page,
     page_sha256s,
+    venv_python,
     write_dists,
 )
 from tests.support.dists import Dist
@@ -210,3 +214,18 @@ def test_upload_with_a_wrong_token_is_refused(
     with httpx.Client(trust_env=False, timeout=30.0) as client:
         page = client.get(stilton_server.index_url("local") + "e2e-wrong-token-pkg/")
     assert page.status_code == 404, page.text
+
+
+def test_clients_ignore_the_machines_packaging_configuration(workspace: Workspace) -> None:
+    """The installs above prove something only if no find-links, extra index or cache leaks in."""
+    environ = workspace.environ()
+    ours = {"PIP_CONFIG_FILE", "PIP_NO_INPUT", "PIP_DISABLE_PIP_VERSION_CHECK"}
+    assert {key for key in environ if key.startswith("PIP_")} == ours
+    assert "VIRTUAL_ENV" not in environ
+    venv = workspace.root / "venv"
+    workspace.tool(UV, "venv", "--python", base_python(), venv)
+    workspace.tool(UV, "pip", "install", "--python", venv_python(venv), f"pip=={PIP_VERSION}")
+
+    listed = workspace.run([venv_python(venv), "-m", "pip", "config", "list"]).stdout
+
+    assert all(line.startswith(":env:.") for line in listed.splitlines()), listed

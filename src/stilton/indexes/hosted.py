@@ -10,14 +10,16 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from anyio import to_thread
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from stilton.core.errors import FileAlreadyExists, InvalidInput, NotFound
 from stilton.core.filenames import PackageType
-from stilton.core.model import ProjectDetail, ProjectSummary
+from stilton.core.model import IndexKind, ProjectDetail
 from stilton.core.names import IndexName, ProjectName, normalize_project_name
 from stilton.core.upload_form import parse_upload_form
+from stilton.indexes.base import ProjectList, ProjectView, StoredBlob
 from stilton.indexes.spool import SpooledFile, spool_local_file
 from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, verify_digests
 from stilton.storage import catalog
@@ -45,28 +47,48 @@ class HostedIndex:
     def name(self) -> IndexName:
         return self.record.name
 
-    # -- reading -------------------------------------------------------------------------
+    @property
+    def kind(self) -> IndexKind:
+        return IndexKind.HOSTED
 
-    def list_projects(self) -> tuple[list[ProjectSummary], int]:
+    # -- reading (the Index protocol) ----------------------------------------------------
+
+    async def list_projects(self) -> ProjectList:
+        return await to_thread.run_sync(self.project_list)
+
+    async def find_project(self, name: ProjectName) -> ProjectView | None:
+        detail = await to_thread.run_sync(self.find_detail, name)
+        return ProjectView(detail) if detail is not None else None
+
+    async def open_file(self, sha256: str, filename: str) -> StoredBlob:
+        stored = await to_thread.run_sync(self._get_file, sha256, filename)
+        return StoredBlob(stored.sha256, stored.size)
+
+    async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
+        stored = await to_thread.run_sync(self._get_file, sha256, filename)
+        if stored.metadata_sha256 is None or stored.metadata_size is None:
+            raise NotFound(f"{filename!r} has no core metadata file (PEP 658 covers wheels only).")
+        return StoredBlob(stored.metadata_sha256, stored.metadata_size)
+
+    # -- reading (synchronous, for the CLI and the async methods) --------------------------
+
+    def project_list(self) -> ProjectList:
         with self.database.connect() as connection:
-            return (
+            return ProjectList(
                 catalog.list_projects(connection, self.record),
                 catalog.last_serial(connection, self.record),
             )
 
-    def find_project(self, name: ProjectName) -> ProjectDetail | None:
+    def find_detail(self, name: ProjectName) -> ProjectDetail | None:
         with self.database.connect() as connection:
             return catalog.find_project_detail(connection, self.record, name)
 
-    def get_project(self, name: ProjectName) -> ProjectDetail:
-        detail = self.find_project(name)
-        if detail is None:
-            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
-        return detail
-
-    def find_file(self, sha256: str, filename: str) -> StoredFile | None:
+    def _get_file(self, sha256: str, filename: str) -> StoredFile:
         with self.database.connect() as connection:
-            return catalog.find_live_file(connection, self.name, sha256, filename)
+            stored = catalog.find_live_file(connection, self.name, sha256, filename)
+        if stored is None:
+            raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
+        return stored
 
     # -- adding files ----------------------------------------------------------------------
 
@@ -110,15 +132,16 @@ class HostedIndex:
         except BaseException:
             spooled.discard()
             raise
-        metadata_sha256 = None
+        metadata_sha256, metadata_size = None, None
         if checked.metadata_file is not None:
             metadata_sha256 = hashlib.sha256(checked.metadata_file).hexdigest()
+            metadata_size = len(checked.metadata_file)
             self.blobs.put_bytes(checked.metadata_file, metadata_sha256)
         try:
             with self.database.begin() as connection:
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     return UploadOutcome.UNCHANGED
-                self._insert(connection, checked, metadata_sha256, actor)
+                self._insert(connection, checked, (metadata_sha256, metadata_size), actor)
         except IntegrityError:
             # A concurrent upload of the same filename won the race; judge against it.
             with self.database.connect() as connection:
@@ -155,10 +178,11 @@ class HostedIndex:
         self,
         connection: Connection,
         checked: CheckedUpload,
-        metadata_sha256: str | None,
+        metadata: tuple[str | None, int | None],
         actor: str,
     ) -> None:
         dist, spooled = checked.dist, checked.spooled
+        metadata_sha256, metadata_size = metadata
         display = checked.release_info.get("name") or dist.project
         project_id = catalog.ensure_project(connection, self.record, dist.project, display)
         release_id = catalog.ensure_release(
@@ -181,6 +205,7 @@ class HostedIndex:
                 "upload_time": utcnow(),
                 "yanked": False,
                 "metadata_sha256": metadata_sha256,
+                "metadata_size": metadata_size,
                 "comment": checked.comment,
                 "uploaded_by": actor,
             },

@@ -49,6 +49,7 @@ class StoredFile:
     blake2b_256: str
     size: int
     metadata_sha256: str | None
+    metadata_size: int | None
     deleted: bool
 
 
@@ -218,6 +219,7 @@ def _stored_file(row: Row[Any]) -> StoredFile:
         row.blake2b_256,
         row.size,
         row.metadata_sha256,
+        row.metadata_size,
         row.deleted_at is not None,
     )
 

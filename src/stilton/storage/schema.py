@@ -119,6 +119,7 @@ files = Table(
     Column("yanked", Boolean, nullable=False, default=False),
     Column("yanked_reason", Text),
     Column("metadata_sha256", String(64)),
+    Column("metadata_size", BigInteger),
     Column("comment", Text),
     Column("uploaded_by", String(255)),
     # A deleted file keeps its row: its filename can never hold other bytes again.

@@ -56,10 +56,12 @@ class Generations:
 class _Entry(Generic[V]):
     generation: int
     value: V
+    expires_at: float | None  # time.monotonic(); None: only a new generation ends it
 
 
 class GenerationCache(Generic[K, V]):
-    """A bounded LRU map whose entries die when their index's generation moves on."""
+    """A bounded LRU map whose entries die when their index's generation moves on, or when
+    their own time is up (a proxy's page must be checked with its upstream again)."""
 
     def __init__(self, generations: Generations, max_entries: int = 20_000) -> None:
         self._generations = generations
@@ -70,14 +72,16 @@ class GenerationCache(Generic[K, V]):
         entry = self._entries.get((index, key))
         if entry is None:
             return None
-        if entry.generation != self._generations.current(index):
+        expired = entry.expires_at is not None and time.monotonic() >= entry.expires_at
+        if expired or entry.generation != self._generations.current(index):
             del self._entries[(index, key)]
             return None
         self._entries.move_to_end((index, key))
         return entry.value
 
-    def put(self, index: str, key: K, generation: int, value: V) -> None:
-        self._entries[(index, key)] = _Entry(generation, value)
+    def put(self, index: str, key: K, generation: int, value: V, ttl: float | None = None) -> None:
+        expires_at = None if ttl is None else time.monotonic() + ttl
+        self._entries[(index, key)] = _Entry(generation, value, expires_at)
         self._entries.move_to_end((index, key))
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 from stilton.core.errors import NotFound
 from stilton.core.ranges import parse_range
 from stilton.core.urls import METADATA_SUFFIX
+from stilton.indexes.base import FileStream, StoredBlob
 from stilton.storage.blobs import BlobStore
-from stilton.storage.catalog import StoredFile
 from stilton.web.simple import etag_matches
 from stilton.web.state import index_of, state_of
 
@@ -56,8 +56,8 @@ class PathSendResponse(Response):
             yield from self.blobs.iter_range(self.sha256, 0, self.size - 1)
 
 
-async def _find(request: Request) -> tuple[StoredFile, str, int]:
-    """The file a URL names, and the blob (file or metadata) and size to send."""
+async def _open(request: Request) -> StoredBlob | FileStream:
+    """The file (or its metadata) a URL names."""
     sha256, filename = request.path_params["sha256"], request.path_params["filename"]
     want_metadata = filename.endswith(METADATA_SUFFIX)
     if want_metadata:
@@ -66,26 +66,18 @@ async def _find(request: Request) -> tuple[StoredFile, str, int]:
         raise NotFound("No such file: a file URL names the file's sha256.")
     state = state_of(request)
     index = await index_of(request)
-    stored = state.files.get(index.name, (sha256, filename))
-    if stored is None:
-        generation = state.generations.current(index.name)
-        stored = await run_in_threadpool(index.find_file, sha256, filename)
-        if stored is None:
-            raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {index.name!r}.")
-        state.files.put(index.name, (sha256, filename), generation, stored)
-    if not want_metadata:
-        return stored, stored.sha256, stored.size
-    if stored.metadata_sha256 is None:
-        raise NotFound(f"{filename!r} has no core metadata file (PEP 658 covers wheels only).")
-    size = await run_in_threadpool(_blob_size, state.runtime.blobs, stored.metadata_sha256)
-    return stored, stored.metadata_sha256, size
-
-
-def _blob_size(blobs: BlobStore, sha256: str) -> int:
-    path = blobs.local_path(sha256)
-    if path is not None:
-        return path.stat().st_size
-    return len(blobs.read(sha256))
+    key = (sha256, filename, want_metadata)
+    found = state.files.get(index.name, key)
+    if found is not None:
+        return found
+    generation = state.generations.current(index.name)
+    if want_metadata:
+        opened: StoredBlob | FileStream = await index.open_metadata(sha256, filename)
+    else:
+        opened = await index.open_file(sha256, filename)
+    if isinstance(opened, StoredBlob):
+        state.files.put(index.name, key, generation, opened)
+    return opened
 
 
 def _if_range_allows(request: Request, etag: str) -> bool:
@@ -94,23 +86,36 @@ def _if_range_allows(request: Request, etag: str) -> bool:
     return condition is None or condition.strip() == etag
 
 
+def _streaming(request: Request, stream: FileStream, headers: dict[str, str]) -> Response:
+    """A file still arriving from upstream, passed on as it arrives."""
+    if stream.size is not None:
+        headers["Content-Length"] = str(stream.size)
+    if request.method == "HEAD":
+        return Response(status_code=200, headers=headers, media_type=OCTET_STREAM)
+    return StreamingResponse(stream.chunks(), 200, headers, media_type=OCTET_STREAM)
+
+
 async def serve_file(request: Request) -> Response:
-    _stored, blob, size = await _find(request)
+    opened = await _open(request)
     blobs = state_of(request).runtime.blobs
-    etag = f'"{blob}"'
+    etag = f'"{request.path_params["sha256"]}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    byte_range = None
-    if _if_range_allows(request, etag):
-        byte_range = parse_range(request.headers.get("range"), size)
+    ranged = "range" in request.headers and _if_range_allows(request, etag)
+    if not isinstance(opened, StoredBlob):
+        if not ranged:
+            return _streaming(request, opened, headers)
+        opened = await opened.stored()  # a range of a file still arriving: wait for all of it
+    blob, size = opened.sha256, opened.size
+    headers["ETag"] = etag = f'"{blob}"'
+    byte_range = parse_range(request.headers.get("range"), size) if ranged else None
     if request.method == "HEAD":
         headers["Content-Length"] = str(byte_range.length if byte_range else size)
         if byte_range:
             headers["Content-Range"] = byte_range.content_range(size)
-        return Response(
-            status_code=206 if byte_range else 200, headers=headers, media_type=OCTET_STREAM
-        )
+        status = 206 if byte_range else 200
+        return Response(status_code=status, headers=headers, media_type=OCTET_STREAM)
     if byte_range is not None:
         headers["Content-Range"] = byte_range.content_range(size)
         headers["Content-Length"] = str(byte_range.length)

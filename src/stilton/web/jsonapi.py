@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -41,9 +40,10 @@ async def _project_json(request: Request) -> Response:
         start = path.index(f"/{raw_name}/") + 1
         return RedirectResponse(path[:start] + name + path[start + len(raw_name) :], 301)
     index = await index_of(request)
-    detail = await run_in_threadpool(index.find_project, name)
-    if detail is None or detail.status is ProjectStatus.QUARANTINED:
+    view = await index.find_project(name)
+    if view is None or view.detail.status is ProjectStatus.QUARANTINED:
         raise NotFound("Not Found")
+    detail = view.detail
     base_url = str(request.base_url).rstrip("/")
     body = render_warehouse_json(detail, version, base_url)
     headers = {

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,8 +21,8 @@ from stilton.core.render_simple import (
     render_project_list_html,
     render_project_list_json,
 )
-from stilton.indexes.hosted import HostedIndex
-from stilton.web.state import RenderedPage, WebState, index_of, state_of
+from stilton.indexes.base import ProjectView
+from stilton.web.state import RenderedPage, index_of, state_of
 
 SERIAL_HEADER = "X-PyPI-Last-Serial"
 
@@ -44,6 +42,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return etag in candidates
 
 
+STALE_HEADER = "X-Stilton-Stale"
+
+
 def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Response:
     settings = state_of(request).runtime.settings
     headers = {
@@ -53,45 +54,39 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
         "Cache-Control": f"max-age={settings.page_max_age}, public",
         SERIAL_HEADER: str(page.serial),
     }
+    if page.stale is not None:
+        # stale-if-error: say that this copy is old, since when, and why.
+        headers[STALE_HEADER] = (
+            f"since={page.stale.fetched_at.isoformat(timespec='seconds')}; "
+            f"reason={page.stale.reason[:200]!r}"
+        )
+        headers["Cache-Control"] = "no-cache"
     if etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
     return Response(page.body, 200, headers, media_type=fmt.content_type)
-
-
-async def _cached(
-    state: WebState,
-    index: HostedIndex,
-    key: tuple[str | None, str],
-    render: Callable[[], tuple[bytes, int] | None],
-) -> RenderedPage | None:
-    page = state.pages.get(index.name, key)
-    if page is None:
-        generation = state.generations.current(index.name)
-        rendered = await run_in_threadpool(render)
-        if rendered is None:
-            return None
-        body, serial = rendered
-        page = RenderedPage(body, make_etag(body), serial)
-        state.pages.put(index.name, key, generation, page)
-    return page
 
 
 def _format(request: Request) -> SimpleFormat:
     return select_format(request.headers.get("accept"), request.query_params.get("format"))
 
 
+def _rendered(body: bytes, serial: int, view: ProjectView | None = None) -> RenderedPage:
+    return RenderedPage(body, make_etag(body), serial, view.stale if view else None)
+
+
 async def project_list(request: Request) -> Response:
     fmt = _format(request)
-    index = await index_of(request)
-
-    def render() -> tuple[bytes, int]:
-        projects, serial = index.list_projects()
+    state, index = state_of(request), await index_of(request)
+    page = state.pages.get(index.name, (None, fmt.value))
+    if page is None:
+        generation = state.generations.current(index.name)
+        listing = await index.list_projects()
         if fmt.is_json:
-            return render_project_list_json(projects, serial), serial
-        return render_project_list_html(projects), serial
-
-    page = await _cached(state_of(request), index, (None, fmt.value), render)
-    assert page is not None
+            body = render_project_list_json(listing.projects, listing.last_serial)
+        else:
+            body = render_project_list_html(listing.projects)
+        page = _rendered(body, listing.last_serial)
+        state.pages.put(index.name, (None, fmt.value), generation, page)
     return page_response(request, page, fmt)
 
 
@@ -105,19 +100,17 @@ async def project_detail(request: Request) -> Response:
         prefix = request.url.path[: request.url.path.rindex(raw_name)]
         return _redirect(request, f"{prefix}{name}/")
     fmt = _format(request)
-    index = await index_of(request)
-
-    def render() -> tuple[bytes, int] | None:
-        detail = index.find_project(name)
-        if detail is None:
-            return None
-        if fmt.is_json:
-            return render_project_detail_json(detail), detail.last_serial
-        return render_project_detail_html(detail), detail.last_serial
-
-    page = await _cached(state_of(request), index, (name, fmt.value), render)
+    state, index = state_of(request), await index_of(request)
+    page = state.pages.get(index.name, (name, fmt.value))
     if page is None:
-        raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
+        generation = state.generations.current(index.name)
+        view = await index.find_project(name)
+        if view is None:
+            raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
+        render = render_project_detail_json if fmt.is_json else render_project_detail_html
+        page = _rendered(render(view.detail), view.detail.last_serial, view)
+        if view.stale is None:
+            state.pages.put(index.name, (name, fmt.value), generation, page, view.fresh_for)
     return page_response(request, page, fmt)
 
 

@@ -9,9 +9,8 @@ from starlette.requests import Request
 
 from stilton.core.errors import NotFound
 from stilton.core.names import IndexName
-from stilton.indexes.hosted import HostedIndex
+from stilton.indexes.base import Index, Staleness, StoredBlob
 from stilton.runtime import Runtime
-from stilton.storage.catalog import StoredFile
 from stilton.web.cache import GenerationCache, Generations
 
 
@@ -20,6 +19,7 @@ class RenderedPage:
     body: bytes
     etag: str
     serial: int
+    stale: Staleness | None = None
 
 
 @dataclass
@@ -27,8 +27,8 @@ class WebState:
     runtime: Runtime
     generations: Generations
     pages: GenerationCache[tuple[str | None, str], RenderedPage]
-    files: GenerationCache[tuple[str, str], StoredFile]
-    indexes: dict[str, HostedIndex] = field(default_factory=dict)
+    files: GenerationCache[tuple[str, str, bool], StoredBlob]
+    indexes: dict[str, Index] = field(default_factory=dict)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
@@ -36,11 +36,11 @@ class WebState:
         generations.refresh_now()
         return cls(runtime, generations, GenerationCache(generations), GenerationCache(generations))
 
-    async def index(self, name: str) -> HostedIndex:
+    async def index(self, name: str) -> Index:
         """The index called ``name``; looked up in the database only the first time."""
         found = self.indexes.get(name)
         if found is None:
-            found = await run_in_threadpool(self.runtime.hosted, name)
+            found = await run_in_threadpool(self.runtime.index, name)
             self.indexes[name] = found
         return found
 
@@ -59,7 +59,7 @@ def state_of(request: Request) -> WebState:
     return state
 
 
-async def index_of(request: Request) -> HostedIndex:
+async def index_of(request: Request) -> Index:
     state = state_of(request)
     name = request.path_params.get("index", state.default_index)
     try:

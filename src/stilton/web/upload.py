@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from stilton.auth.tokens import parse_basic_authorization
 from stilton.core.errors import InvalidInput
+from stilton.indexes.hosted import HostedIndex
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import index_of, state_of
 
@@ -19,6 +20,10 @@ logger = logging.getLogger("stilton.upload")
 async def upload(request: Request) -> Response:
     state = state_of(request)
     index = await index_of(request)
+    if not isinstance(index, HostedIndex):
+        raise InvalidInput(
+            f"Index {index.name!r} is a {index.kind} index; upload to a hosted index instead."
+        )
     credentials = parse_basic_authorization(request.headers.get("authorization"))
     # Authorize before reading the body: nobody spools bytes without a valid token.
     token = await run_in_threadpool(state.runtime.tokens.authorize_upload, credentials, index.name)

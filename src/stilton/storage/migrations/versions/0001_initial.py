@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("yanked", sa.Boolean, nullable=False),
         sa.Column("yanked_reason", sa.Text),
         sa.Column("metadata_sha256", sa.String(64)),
+        sa.Column("metadata_size", sa.BigInteger),
         sa.Column("comment", sa.Text),
         sa.Column("uploaded_by", sa.String(255)),
         sa.Column("deleted_at", UTCDateTime),

@@ -1,0 +1,76 @@
+"""The one protocol every index kind serves through: list projects, get a project page, open a
+file, open its metadata. The web layer speaks only this."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from stilton.core.model import IndexKind, ProjectDetail, ProjectSummary
+from stilton.core.names import IndexName, ProjectName
+
+
+@dataclass(frozen=True, slots=True)
+class Staleness:
+    """A page served from the cache because the upstream could not be asked (stale-if-error)."""
+
+    fetched_at: datetime  # when the copy served was last confirmed by the upstream
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    """A project page, how long it may be reused, and whether it is stale."""
+
+    detail: ProjectDetail
+    fresh_for: float | None = (
+        None  # seconds before the index must be asked again; None: until changed
+    )
+    stale: Staleness | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectList:
+    projects: list[ProjectSummary]
+    last_serial: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """Bytes already in the blob store, sent as they are."""
+
+    sha256: str  # the blob's key (the file's digest, or its metadata's)
+    size: int
+
+
+class FileStream(Protocol):
+    """Bytes still arriving from an upstream (a proxy's first download of a file)."""
+
+    size: int | None
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The bytes, from the first; raises UpstreamError if the transfer fails or does not
+        verify (before its last bytes are given out)."""
+
+    async def stored(self) -> StoredBlob:
+        """Wait until the file is verified and kept; raises UpstreamError if it is not."""
+
+
+class Index(Protocol):
+    @property
+    def name(self) -> IndexName: ...
+
+    @property
+    def kind(self) -> IndexKind: ...
+
+    async def list_projects(self) -> ProjectList: ...
+
+    async def find_project(self, name: ProjectName) -> ProjectView | None: ...
+
+    async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:
+        """The file a file URL names; raises NotFound."""
+
+    async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
+        """The PEP 658 metadata of the file a file URL names; raises NotFound."""
