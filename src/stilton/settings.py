@@ -36,6 +36,8 @@ class Settings:
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
     page_max_age: int = 30  # seconds; the visibility delay of a new upload for caching clients
     default_index: IndexName = DEFAULT_INDEX
+    # The upstream of the "pypi" proxy made on first start; empty: the public index.
+    default_upstream: str = ""
     generation_poll_interval: float = 1.0  # seconds between checks for changes by other processes
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)

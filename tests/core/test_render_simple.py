@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 from pypi_simple import DistributionPackage, IndexPage, ProjectPage, RepositoryPage
 
@@ -86,6 +86,13 @@ def _from_json(detail: ProjectDetail) -> ProjectPage:
     return ProjectPage.from_json_data(json.loads(render_project_detail_json(detail)), BASE_URL)
 
 
+def _status(page: ProjectPage) -> tuple[str | None, str | None]:
+    return (page.status.value if page.status else None, page.status_reason)
+
+
+Parser = Callable[[ProjectDetail], ProjectPage]
+
+
 def _links(detail: ProjectDetail) -> list[dict[str, str | list[str]]]:
     page = RepositoryPage.from_html(render_project_detail_html(detail), from_encoding="utf-8")
     return [link.attrs for link in page.links]
@@ -103,27 +110,45 @@ def _assert_same_file(package: DistributionPackage, file: DistributionFile) -> N
     assert package.requires_python == file.requires_python
     assert package.is_yanked is file.yanked
     # HTML says an unexplained yank with an empty attribute, JSON with `true`.
-    assert (package.yanked_reason or None) == (file.yanked_reason or None if file.yanked else None)
-    assert bool(package.has_metadata) is (file.metadata_sha256 is not None)
-    expected_digests = {"sha256": file.metadata_sha256} if file.metadata_sha256 else None
-    assert package.metadata_digests == expected_digests
+    expected_reason = (file.yanked_reason or None) if file.yanked else None
+    assert (package.yanked_reason or None) == expected_reason
+    assert bool(package.has_metadata) is file.has_metadata
+    if file.has_metadata:
+        hashes = {"sha256": file.metadata_sha256} if file.metadata_sha256 else {}
+        assert package.metadata_digests == hashes
+    else:
+        assert package.metadata_digests is None
+    assert package.provenance_url == file.provenance_url
 
 
-# A release with every decoration: metadata hash, requires-python with "<" and ">",
-# a yank with a reason, a bare yank.
+# A release with every decoration: metadata with and without a hash, requires-python with
+# "<" and ">", provenance, a yank with a reason, a bare yank, unknown size and upload time.
 WHEEL = _file(
     "holygrail-1.0-py3-none-any.whl",
     requires_python=">=3.8,<4",
+    has_metadata=True,
     metadata_sha256=_hex("metadata"),
+    provenance_url="https://stilton.example/integrity/holygrail/1.0/provenance",
 )
-SDIST = _file("holygrail-1.0.tar.gz", requires_python=">=3.8,<4", yanked=True, yanked_reason="Had a vulnerability")
-OLD_WHEEL = _file("holygrail-0.9-py3-none-any.whl", version="0.9", yanked=True)
-PLAIN = _file("holygrail-0.8.zip", version="0.8", yanked_reason="ignored unless yanked")
+SDIST = _file(
+    "holygrail-1.0.tar.gz",
+    requires_python=">=3.8,<4",
+    yanked=True,
+    yanked_reason="Had a vulnerability",
+)
+OLD_WHEEL = _file("holygrail-0.9-py3-none-any.whl", version="0.9", yanked=True, has_metadata=True)
+PLAIN = _file(
+    "holygrail-0.8.zip",
+    version="0.8",
+    yanked_reason="ignored unless yanked",
+    size=None,
+    upload_time=None,
+)
 DECORATED = _detail(WHEEL, SDIST, OLD_WHEEL, PLAIN)
 
 
 @pytest.mark.parametrize("parse", [_from_html, _from_json])
-def test_every_decoration_round_trips(parse: Any) -> None:
+def test_every_decoration_round_trips(parse: Parser) -> None:
     page = parse(DECORATED)
     assert page.repository_version == "1.4"
     assert len(page.packages) == len(DECORATED.files)
@@ -135,9 +160,12 @@ def test_json_carries_pep_700_fields() -> None:
     page = _from_json(DECORATED)
     assert page.versions == ["0.8", "0.9", "1.0"]
     assert page.last_serial == "42"
-    assert [package.size for package in page.packages] == [1337] * 4
-    assert [package.upload_time for package in page.packages] == [UPLOADED] * 4
-    assert _json_files(DECORATED)[0]["upload-time"] == "2024-01-17T16:53:12.779164Z"
+    assert [package.size for package in page.packages] == [1337, 1337, 1337, None]
+    assert [package.upload_time for package in page.packages] == [UPLOADED] * 3 + [None]
+    wheel, *_, plain = _json_files(DECORATED)
+    assert wheel["upload-time"] == "2024-01-17T16:53:12.779164Z"
+    assert "size" not in plain
+    assert "upload-time" not in plain
 
 
 def test_requires_python_is_html_escaped() -> None:
@@ -151,11 +179,24 @@ def test_html_metadata_attributes_only_when_metadata_exists() -> None:
     html = render_project_detail_html(DECORATED).decode()
     assert 'data-core-metadata="false"' not in html
     assert 'data-dist-info-metadata="false"' not in html
-    wheel, sdist, *_ = _links(DECORATED)
+    wheel, sdist, old_wheel, _ = _links(DECORATED)
     value = f"sha256={WHEEL.metadata_sha256}"
     assert (wheel["data-core-metadata"], wheel["data-dist-info-metadata"]) == (value, value)
+    assert (old_wheel["data-core-metadata"], old_wheel["data-dist-info-metadata"]) == (
+        "true",
+        "true",
+    )
     assert "data-core-metadata" not in sdist
     assert "data-dist-info-metadata" not in sdist
+
+
+def test_provenance_is_advertised_only_when_known() -> None:
+    wheel, sdist, *_ = _links(DECORATED)
+    assert wheel["data-provenance"] == WHEEL.provenance_url
+    assert "data-provenance" not in sdist
+    wheel_json, sdist_json, *_ = _json_files(DECORATED)
+    assert wheel_json["provenance"] == WHEEL.provenance_url
+    assert "provenance" not in sdist_json
 
 
 def test_html_marks_only_yanked_files() -> None:
@@ -164,10 +205,12 @@ def test_html_marks_only_yanked_files() -> None:
 
 
 def test_json_metadata_keys_follow_pep_714() -> None:
-    wheel, sdist, *_ = _json_files(DECORATED)
+    wheel, sdist, old_wheel, _ = _json_files(DECORATED)
     assert wheel["core-metadata"] == {"sha256": WHEEL.metadata_sha256}
-    assert wheel["data-dist-info-metadata"] == wheel["core-metadata"]
+    assert old_wheel["core-metadata"] is True
     assert sdist["core-metadata"] is False
+    for file in (wheel, sdist, old_wheel):
+        assert file["data-dist-info-metadata"] == file["core-metadata"]
     assert b'"dist-info-metadata"' not in render_project_detail_json(DECORATED)
 
 
@@ -189,17 +232,19 @@ def test_json_yanked_is_false_true_or_the_reason(file: DistributionFile, expecte
         (ProjectStatus.DEPRECATED, "Use shrubbery instead."),
     ],
 )
-def test_project_status_round_trips(status: ProjectStatus, reason: str | None, parse: Any) -> None:
+def test_project_status_round_trips(
+    status: ProjectStatus, reason: str | None, parse: Parser
+) -> None:
     page = parse(_detail(WHEEL, status=status, status_reason=reason))
-    assert (page.status.value, page.status_reason) == (status.value, reason)
+    assert _status(page) == (status.value, reason)
     assert [package.filename for package in page.packages] == [WHEEL.filename]
 
 
 @pytest.mark.parametrize("parse", [_from_html, _from_json])
-def test_quarantined_project_offers_no_files(parse: Any) -> None:
+def test_quarantined_project_offers_no_files(parse: Parser) -> None:
     page = parse(_detail(WHEEL, SDIST, status=ProjectStatus.QUARANTINED, status_reason="Malware"))
     assert page.packages == []
-    assert (page.status.value, page.status_reason) == ("quarantined", "Malware")
+    assert _status(page) == ("quarantined", "Malware")
 
 
 def test_project_detail_names_the_normalized_project() -> None:
@@ -238,13 +283,10 @@ def test_project_list_json_round_trips() -> None:
     assert [project["_last-serial"] for project in document["projects"]] == [3, 7, 9]
 
 
-@pytest.mark.parametrize("render", [render_project_list_html, render_project_list_json])
-def test_empty_project_list_round_trips(render: Any) -> None:
-    if render is render_project_list_html:
-        page = IndexPage.from_html(render([]), from_encoding="utf-8")
-    else:
-        page = IndexPage.from_json_data(json.loads(render([], 0)))
-    assert page.projects == []
+def test_empty_project_list_round_trips() -> None:
+    html = IndexPage.from_html(render_project_list_html([]), from_encoding="utf-8")
+    document = IndexPage.from_json_data(json.loads(render_project_list_json([], 0)))
+    assert (html.projects, document.projects) == ([], [])
 
 
 # Hypothesis: whole project pages with arbitrary decorations.
@@ -273,27 +315,36 @@ TIMES = st.datetimes(
 def project_details(draw: st.DrawFn) -> ProjectDetail:
     display_name = draw(PROJECT_NAMES)
     project = normalize_project_name(display_name)
-    stem = canonicalize_name(project).replace("-", "_")
+    stem = project.replace("-", "_")
     files = []
-    for version in draw(st.lists(VERSIONS, min_size=0, max_size=4, unique_by=lambda v: str(Version(v)))):
-        for suffix in draw(st.sets(st.sampled_from(["-py3-none-any.whl", ".tar.gz", ".zip"]), min_size=1)):
+    for version in draw(
+        st.lists(VERSIONS, min_size=0, max_size=4, unique_by=lambda v: str(Version(v)))
+    ):
+        for suffix in draw(
+            st.sets(st.sampled_from(["-py3-none-any.whl", ".tar.gz", ".zip"]), min_size=1)
+        ):
             wheel = suffix.endswith(".whl")
-            yanked = draw(st.booleans())
+            filename = f"{stem}-{version}{suffix}"
+            has_metadata = wheel and draw(st.booleans())
             files.append(
                 DistributionFile(
                     index=INDEX,
                     project=project,
-                    filename=f"{stem}-{version}{suffix}",
+                    filename=filename,
                     version=version,
                     packagetype=PackageType.WHEEL if wheel else PackageType.SDIST,
                     python_version="py3" if wheel else "source",
-                    size=draw(st.integers(0, 2**40)),
+                    size=draw(st.none() | st.integers(0, 2**40)),
                     digests=Digests(sha256=draw(HEX64), blake2b_256=draw(HEX64), md5="0" * 32),
-                    upload_time=draw(TIMES),
+                    upload_time=draw(st.none() | TIMES),
                     requires_python=draw(st.none() | SPECIFIERS),
-                    yanked=yanked,
+                    yanked=draw(st.booleans()),
                     yanked_reason=draw(st.none() | REASONS),
-                    metadata_sha256=draw(st.none() | HEX64) if wheel else None,
+                    has_metadata=has_metadata,
+                    metadata_sha256=draw(st.none() | HEX64) if has_metadata else None,
+                    provenance_url=draw(
+                        st.none() | st.just(f"{SERVER}/integrity/{project}/{version}/{filename}")
+                    ),
                 )
             )
     status = draw(st.sampled_from([s for s in ProjectStatus if s is not ProjectStatus.QUARANTINED]))
@@ -315,7 +366,7 @@ def test_html_round_trip_preserves_every_file(detail: ProjectDetail) -> None:
     assert len(page.packages) == len(detail.files)
     for package, file in zip(page.packages, detail.files, strict=True):
         _assert_same_file(package, file)
-    assert (page.status.value, page.status_reason) == (detail.status.value, detail.status_reason)
+    assert _status(page) == (detail.status.value, detail.status_reason)
 
 
 @given(project_details())
@@ -327,7 +378,7 @@ def test_json_round_trip_preserves_every_file(detail: ProjectDetail) -> None:
     for package, file in zip(page.packages, detail.files, strict=True):
         _assert_same_file(package, file)
         assert (package.size, package.upload_time) == (file.size, file.upload_time)
-    assert (page.status.value, page.status_reason) == (detail.status.value, detail.status_reason)
+    assert _status(page) == (detail.status.value, detail.status_reason)
 
 
 @given(project_details())
@@ -335,6 +386,6 @@ def test_rendered_pages_never_carry_misleading_attributes(detail: ProjectDetail)
     for attributes, file in zip(_links(detail), detail.files, strict=True):
         assert ("data-yanked" in attributes) is file.yanked
         assert attributes.get("data-core-metadata") != "false"
-        assert ("data-core-metadata" in attributes) is (file.metadata_sha256 is not None)
+        assert ("data-core-metadata" in attributes) is file.has_metadata
     for rendered in _json_files(detail):
         assert "dist-info-metadata" not in rendered

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -157,7 +157,11 @@ def _clean_path(path: str) -> str:
 
 
 class Workspace:
-    """A per-test directory holding a fake HOME and whatever the clients build or install."""
+    """A per-test directory holding a fake HOME and whatever the clients build or install.
+
+    Credentials go to clients through the environment, never argv, so that no failure message
+    (which shows argv and output) carries a token.
+    """
 
     def __init__(self, root: Path, base_environ: Mapping[str, str] | None = None) -> None:
         self.root = root
@@ -273,7 +277,7 @@ class Upload:
     """Where and how to upload: the legacy upload URL and an upload token."""
 
     url: str
-    token: str
+    token: str = field(repr=False)
 
 
 def write_dists(dist: Dist, directory: Path) -> list[Path]:
@@ -323,15 +327,12 @@ class Twine:
             "upload",
             "--repository-url",
             upload.url,
-            "--username",
-            TOKEN_USERNAME,
-            "--password",
-            upload.token,
             "--non-interactive",
             "--disable-progress-bar",
             "--verbose",
             *flags,
             *files,
+            env={"TWINE_USERNAME": TOKEN_USERNAME, "TWINE_PASSWORD": upload.token},
             check=False,
         )
 
@@ -356,11 +357,10 @@ class UvPublish:
             "publish",
             "--publish-url",
             upload.url,
-            "--token",
-            upload.token,
             "--trusted-publishing",
             "never",
             *files,
+            env={"UV_PUBLISH_TOKEN": upload.token},
         )
         return files
 
@@ -376,13 +376,10 @@ class HatchPublish:
             "publish",
             "--repo",
             upload.url,
-            "--user",
-            TOKEN_USERNAME,
-            "--auth",
-            upload.token,
             "--no-prompt",
             *files,
             cwd=workspace.directory("hatch-cwd"),
+            env={"HATCH_INDEX_USER": TOKEN_USERNAME, "HATCH_INDEX_AUTH": upload.token},
         )
         return files
 
@@ -468,13 +465,13 @@ class PdmPublish:
             "-vv",
             "--repository",
             upload.url,
-            "--username",
-            TOKEN_USERNAME,
-            "--password",
-            upload.token,
             *(["--skip-existing"] if skip_existing else []),
             cwd=project,
-            env={"PDM_CHECK_UPDATE": "false"},
+            env={
+                "PDM_CHECK_UPDATE": "false",
+                "PDM_PUBLISH_USERNAME": TOKEN_USERNAME,
+                "PDM_PUBLISH_PASSWORD": upload.token,
+            },
         )
         return built_files(project)
 

@@ -81,3 +81,26 @@ class RangeNotSatisfiable(StiltonError):
 
 class StorageError(StiltonError):
     """The database or blob store failed (HTTP 503)."""
+
+
+class UpstreamError(StiltonError):
+    """An upstream repository failed, or sent something unusable (HTTP 502)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """An upstream repository did not answer in time (HTTP 504)."""
+
+
+class DigestMismatch(UpstreamError):
+    """Bytes from an upstream do not match the digest it advertised; they are never kept."""
+
+    def __init__(self, filename: str, algorithm: str, expected: str, actual: str) -> None:
+        self.filename = filename
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"The upstream's {filename!r} does not match its advertised {algorithm}"
+            f" ({expected}); got {actual}. The file was not kept; try again later or ask the"
+            " upstream's operators."
+        )

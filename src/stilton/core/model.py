@@ -29,13 +29,14 @@ class ProjectStatus(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Digests:
     sha256: str
-    blake2b_256: str
-    md5: str
+    blake2b_256: str | None = None  # unknown for a proxy's file until the upstream says
+    md5: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DistributionFile:
-    """One file of a release, as an index serves it."""
+    """One file of a release, as an index serves it. ``index`` is the index whose file URLs
+    serve it; a proxy may not know a file's size or upload time."""
 
     index: IndexName
     project: ProjectName
@@ -43,14 +44,18 @@ class DistributionFile:
     version: str
     packagetype: PackageType
     python_version: str
-    size: int
+    size: int | None
     digests: Digests
-    upload_time: datetime
+    upload_time: datetime | None
     requires_python: str | None = None
     yanked: bool = False
     yanked_reason: str | None = None
-    metadata_sha256: str | None = None  # PEP 658: hash of the served core metadata file
+    # PEP 658: whether core metadata is served at the file URL + ".metadata", and its hash
+    # where known (a proxy learns it when it first fetches or extracts the metadata).
+    has_metadata: bool = False
+    metadata_sha256: str | None = None
     comment: str | None = None
+    provenance_url: str | None = None  # PEP 740
 
     @property
     def sha256(self) -> str:

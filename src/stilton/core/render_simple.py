@@ -60,10 +60,13 @@ def _file_anchor(file: DistributionFile) -> str:
     if file.yanked:
         # PEP 592: presence of the attribute is the signal; an empty value is a bare yank.
         attributes.append(f'data-yanked="{escape(file.yanked_reason or "")}"')
-    if file.metadata_sha256:
-        # PEP 714 name first; the PEP 658 name with the same value for older clients.
-        value = f"sha256={file.metadata_sha256}"
+    if file.has_metadata:
+        # PEP 714 name, and the PEP 658 name with the same value for older clients. Absent,
+        # never "false": pip takes any value but "true" or a hash as "present".
+        value = f"sha256={file.metadata_sha256}" if file.metadata_sha256 else "true"
         attributes.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
+    if file.provenance_url:
+        attributes.append(f'data-provenance="{escape(file.provenance_url)}"')
     return f"    <a {' '.join(attributes)}>{escape(file.filename)}</a><br />\n"
 
 
@@ -88,8 +91,14 @@ def render_project_detail_html(detail: ProjectDetail) -> bytes:
     return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
 
 
+def _metadata_json(file: DistributionFile) -> object:
+    if not file.has_metadata:
+        return False
+    return {"sha256": file.metadata_sha256} if file.metadata_sha256 else True
+
+
 def _file_json(file: DistributionFile) -> dict[str, object]:
-    metadata: object = {"sha256": file.metadata_sha256} if file.metadata_sha256 else False
+    metadata = _metadata_json(file)
     yanked: object = (file.yanked_reason or True) if file.yanked else False
     document: dict[str, object] = {
         "filename": file.filename,
@@ -100,11 +109,15 @@ def _file_json(file: DistributionFile) -> dict[str, object]:
         "core-metadata": metadata,
         "data-dist-info-metadata": metadata,
         "yanked": yanked,
-        "size": file.size,
-        "upload-time": format_upload_time(file.upload_time),
     }
+    if file.size is not None:
+        document["size"] = file.size
+    if file.upload_time is not None:
+        document["upload-time"] = format_upload_time(file.upload_time)
     if file.requires_python:
         document["requires-python"] = file.requires_python
+    if file.provenance_url:
+        document["provenance"] = file.provenance_url
     return document
 
 

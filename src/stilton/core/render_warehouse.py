@@ -11,19 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from packaging.utils import canonicalize_version
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from stilton.core.errors import NotFound
 from stilton.core.model import DistributionFile, ProjectDetail, Release
 from stilton.core.render_simple import format_upload_time
 from stilton.core.urls import file_path, json_api_path, simple_project_path
-
-
-def _sort_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
+from stilton.core.versions import version_sort_key
 
 
 def _latest_version(detail: ProjectDetail) -> str:
@@ -32,7 +26,7 @@ def _latest_version(detail: ProjectDetail) -> str:
     def rank(version: str) -> tuple[bool, bool, tuple[int, Version | str]]:
         release = detail.releases.get(version)
         yanked = release.yanked if release else False
-        key = _sort_key(version)
+        key = version_sort_key(version)
         prerelease = isinstance(key[1], Version) and key[1].is_prerelease
         return (not yanked, not prerelease, key)
 
@@ -62,15 +56,19 @@ def _file_json(file: DistributionFile, base_url: str) -> dict[str, Any]:
         "comment_text": file.comment or "",
         "md5_digest": file.digests.md5,
         "digests": {
-            "md5": file.digests.md5,
-            "sha256": file.digests.sha256,
-            "blake2b_256": file.digests.blake2b_256,
+            name: value
+            for name, value in (
+                ("md5", file.digests.md5),
+                ("sha256", file.digests.sha256),
+                ("blake2b_256", file.digests.blake2b_256),
+            )
+            if value
         },
         "core-metadata": {"sha256": file.metadata_sha256} if file.metadata_sha256 else False,
         "size": file.size,
         "downloads": -1,
-        "upload_time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "upload_time_iso_8601": format_upload_time(file.upload_time),
+        "upload_time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S") if file.upload_time else None,
+        "upload_time_iso_8601": format_upload_time(file.upload_time) if file.upload_time else None,
         "url": base_url + file_path(file.index, file.sha256, file.filename),
         "requires_python": file.requires_python,
         "yanked": file.yanked,
@@ -109,7 +107,7 @@ def render_warehouse_json(detail: ProjectDetail, version: str | None, base_url: 
     if version is None:
         document["releases"] = {
             v: [_file_json(f, base_url) for f in _files_of(detail, v)]
-            for v in sorted(detail.releases, key=_sort_key)
+            for v in sorted(detail.releases, key=version_sort_key)
         }
     document["urls"] = [_file_json(f, base_url) for f in _files_of(detail, selected)]
     document["vulnerabilities"] = []

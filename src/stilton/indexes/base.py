@@ -10,6 +10,7 @@ from typing import Protocol
 
 from stilton.core.model import IndexKind, ProjectDetail, ProjectSummary
 from stilton.core.names import IndexName, ProjectName
+from stilton.storage.catalog import IndexRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,10 @@ class FileStream(Protocol):
 
 
 class Index(Protocol):
+    @property
+    def record(self) -> IndexRecord:
+        """The index's row as it was when this object was built (name, kind, config)."""
+
     @property
     def name(self) -> IndexName: ...
 

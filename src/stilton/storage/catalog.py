@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from packaging.utils import canonicalize_version
-from packaging.version import InvalidVersion, Version
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
 from stilton.core.errors import Conflict, NotFound
@@ -27,7 +26,8 @@ from stilton.core.model import (
     Release,
 )
 from stilton.core.names import IndexName, ProjectName
-from stilton.storage.schema import files, indexes, journal, projects, releases, utcnow
+from stilton.core.versions import version_sort_key
+from stilton.storage.schema import files, indexes, journal, meta, projects, releases, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,32 @@ def create_index(
         insert(indexes).values(name=name, kind=kind.value, config=config, generation=1)
     )
     return get_index(connection, name)
+
+
+def get_meta(connection: Connection, key: str) -> str | None:
+    return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def set_meta(connection: Connection, key: str, value: str) -> None:
+    if get_meta(connection, key) is None:
+        connection.execute(insert(meta).values(key=key, value=value))
+    else:
+        connection.execute(update(meta).where(meta.c.key == key).values(value=value))
+
+
+def update_index_config(connection: Connection, index: IndexRecord, config: dict[str, Any]) -> None:
+    connection.execute(
+        update(indexes)
+        .where(indexes.c.id == index.id)
+        .values(config=config, generation=indexes.c.generation + 1)
+    )
+
+
+def bump_generation(connection: Connection, index: IndexRecord) -> None:
+    """Invalidate every cached page of the index, in every process."""
+    connection.execute(
+        update(indexes).where(indexes.c.id == index.id).values(generation=indexes.c.generation + 1)
+    )
 
 
 def index_generations(connection: Connection) -> dict[str, int]:
@@ -146,13 +172,6 @@ def last_serial(connection: Connection, index: IndexRecord) -> int:
     return int(value or 0)
 
 
-def _version_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
-
-
 def _distribution_file(index: IndexRecord, project: ProjectName, row: Row[Any]) -> DistributionFile:
     return DistributionFile(
         index=index.name,
@@ -167,6 +186,7 @@ def _distribution_file(index: IndexRecord, project: ProjectName, row: Row[Any]) 
         requires_python=row.requires_python,
         yanked=row.yanked,
         yanked_reason=row.yanked_reason,
+        has_metadata=row.metadata_sha256 is not None,
         metadata_sha256=row.metadata_sha256,
         comment=row.comment,
     )
@@ -203,7 +223,7 @@ def find_project_detail(
         name=name,
         display_name=project.display_name,
         files=tuple(_distribution_file(index, name, row) for row in rows),
-        versions=tuple(sorted(live_versions, key=_version_key)),
+        versions=tuple(sorted(live_versions, key=version_sort_key)),
         status=ProjectStatus(project.status),
         status_reason=project.status_reason,
         last_serial=project.last_serial,

@@ -155,3 +155,71 @@ journal = Table(
     Column("detail", Text),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
+
+# Key-value facts about the installation (e.g. which default layout it has).
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# A proxy index's copy of each upstream project page, with the validators to revalidate it.
+upstream_projects = Table(
+    "upstream_projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("serial", BigInteger),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("status_reason", Text),
+    Column("versions", JSON, nullable=False, default=list),
+    Column("fetched_at", UTCDateTime, nullable=False),  # last time the upstream sent the page
+    Column("checked_at", UTCDateTime, nullable=False),  # last time the upstream confirmed it
+    UniqueConstraint("index_id", "name"),
+)
+
+upstream_files = Table(
+    "upstream_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "project_id",
+        Integer,
+        ForeignKey("upstream_projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("version", String(255), nullable=False),
+    Column("sha256", String(64)),  # NULL until computed where the upstream gave none
+    Column("size", BigInteger),
+    Column("upload_time", UTCDateTime),
+    Column("requires_python", Text),
+    Column("yanked", Boolean, nullable=False, default=False),
+    Column("yanked_reason", Text),
+    Column("upstream_metadata", Boolean, nullable=False, default=False),
+    Column("upstream_metadata_sha256", String(64)),
+    Column("metadata_sha256", String(64)),  # the metadata blob Stilton serves, once it has it
+    Column("metadata_size", BigInteger),
+    Column("provenance_url", Text),
+    UniqueConstraint("index_id", "filename"),
+    Index(None, "index_id", "sha256"),
+)
+
+# Files a proxy has downloaded and keeps, for least-recently-used eviction.
+cached_files = Table(
+    "cached_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_access", UTCDateTime, nullable=False),
+    UniqueConstraint("index_id", "sha256"),
+)

@@ -95,10 +95,12 @@ def routes() -> list[Route]:
 
 def create_app(settings: Settings) -> Starlette:
     runtime = open_runtime(settings)
+    state = WebState.build(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await state.close()
         runtime.close()
 
     app = Starlette(
@@ -107,7 +109,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
-    app.state.stilton = WebState.build(runtime)
+    app.state.stilton = state
     return app
 
 

@@ -26,6 +26,8 @@ STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
     (errors.Gone, 410),
     (errors.RangeNotSatisfiable, 416),
     (errors.StorageError, 503),
+    (errors.UpstreamTimeout, 504),
+    (errors.UpstreamError, 502),
 )
 TITLES = {
     400: "Bad Request",
@@ -35,6 +37,8 @@ TITLES = {
     409: "Conflict",
     410: "Gone",
     416: "Range Not Satisfiable",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from stilton.core.errors import NotFound
 from stilton.core.names import IndexName
 from stilton.indexes.base import Index, Staleness, StoredBlob
+from stilton.indexes.proxy import ProxyIndex
 from stilton.runtime import Runtime
 from stilton.web.cache import GenerationCache, Generations
 
@@ -28,7 +29,7 @@ class WebState:
     generations: Generations
     pages: GenerationCache[tuple[str | None, str], RenderedPage]
     files: GenerationCache[tuple[str, str, bool], StoredBlob]
-    indexes: dict[str, Index] = field(default_factory=dict)
+    indexes: dict[str, tuple[Index, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
@@ -37,12 +38,26 @@ class WebState:
         return cls(runtime, generations, GenerationCache(generations), GenerationCache(generations))
 
     async def index(self, name: str) -> Index:
-        """The index called ``name``; looked up in the database only the first time."""
-        found = self.indexes.get(name)
-        if found is None:
-            found = await run_in_threadpool(self.runtime.index, name)
-            self.indexes[name] = found
-        return found
+        """The index called ``name``. Its row is read again only when its generation moved
+        on, and the object rebuilt only when its configuration changed."""
+        generation = self.generations.current(name)
+        cached = self.indexes.get(name)
+        if cached is not None and cached[1] == generation:
+            return cached[0]
+        record = await run_in_threadpool(self.runtime.get_index_record, name)
+        if cached is not None and cached[0].record.config == record.config:
+            index = cached[0]
+        else:
+            index = await run_in_threadpool(self.runtime.build_index, record)
+            if cached is not None:
+                await close_index(cached[0])
+        self.indexes[name] = (index, generation)
+        return index
+
+    async def close(self) -> None:
+        for index, _ in self.indexes.values():
+            await close_index(index)
+        self.indexes.clear()
 
     def changed(self) -> None:
         """This process changed an index: see the new generations at once."""
@@ -51,6 +66,11 @@ class WebState:
     @property
     def default_index(self) -> IndexName:
         return self.runtime.settings.default_index
+
+
+async def close_index(index: Index) -> None:
+    if isinstance(index, ProxyIndex):
+        await index.aclose()
 
 
 def state_of(request: Request) -> WebState:

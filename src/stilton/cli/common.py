@@ -1,0 +1,61 @@
+"""What every ``stilton`` command shares: options, the runtime, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from stilton.core.errors import StiltonError
+from stilton.runtime import Runtime, open_runtime
+from stilton.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory [env: STILTON_DATA_DIR].", show_default=False),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML settings file [env: STILTON_CONFIG].", show_default=False),
+]
+IndexOption = Annotated[str, typer.Option("--index", "-i", help="The index to act on.")]
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def settings_for(data_dir: Path | None, config: Path | None, **overrides: Any) -> Settings:
+    return Settings.from_env(os.environ, {"data_dir": data_dir, "config": config, **overrides})
+
+
+@contextmanager
+def opened(data_dir: Path | None, config: Path | None) -> Iterator[Runtime]:
+    """The runtime for one command; a StiltonError becomes one line and exit status 1."""
+    runtime = None
+    try:
+        runtime = open_runtime(settings_for(data_dir, config))
+        yield runtime
+    except StiltonError as exc:
+        fail(exc.message)
+    finally:
+        if runtime is not None:
+            runtime.close()
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except StiltonError as exc:
+        fail(exc.message)
+        raise  # unreachable: fail() exits

@@ -1,0 +1,12 @@
+"""Ordering of version strings: PEP 440 versions by their meaning, anything else before them."""
+
+from __future__ import annotations
+
+from packaging.version import InvalidVersion, Version
+
+
+def version_sort_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)

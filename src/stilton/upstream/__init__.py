@@ -1,0 +1,1 @@
+"""The HTTP client of upstream repositories: pages, files and metadata, behind one seam."""

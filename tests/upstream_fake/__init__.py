@@ -1,0 +1,1 @@
+"""Self-tests of the fake upstream repository that proxy tests run against."""
