@@ -63,10 +63,6 @@ VALID = [
     ("a" * 244 + "-1.0.tar.gz", "a" * 244, "1.0", SDIST, "source"),
 ]
 
-NON_ASCII_WHEEL_BUG = (
-    "filenames.py trusts parse_wheel_filename's name (\\w allows any Unicode letter) instead of"
-    " normalize_project_name, so non-ASCII wheel project names are accepted"
-)
 
 INVALID = [
     "",
@@ -105,10 +101,7 @@ INVALID = [
     "foo-1.0-x1-py3-none-any.whl",
     "foo--1.0-py3-none-any.whl",
     "café-1.0.tar.gz",
-    pytest.param(
-        "café-1.0-py3-none-any.whl",
-        marks=pytest.mark.xfail(strict=True, reason=NON_ASCII_WHEEL_BUG),
-    ),
+    "café-1.0-py3-none-any.whl",
     # Over 255 characters.
     "a" * 245 + "-1.0.tar.gz",
     "a" * 300 + "-1.0-py3-none-any.whl",

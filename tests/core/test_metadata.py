@@ -141,21 +141,12 @@ def _corrupt_member(data: bytes, member: str, *, method: int | None = None) -> b
     return bytes(out)
 
 
-ZIP_ERRORS_BUG = (
-    "read_wheel_metadata catches BadZipFile/LargeZipFile/EOFError/OSError only; a corrupt"
-    " deflate stream raises zlib.error and an unknown compression method NotImplementedError,"
-    " which escape untranslated (HTTP 500 instead of 400)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=ZIP_ERRORS_BUG)
 def test_corrupt_compressed_metadata_is_invalid_input() -> None:
     data = _corrupt_member(wheel_bytes(FOO), "foo-1.0.dist-info/METADATA")
     with pytest.raises(InvalidInput):
         read_wheel_metadata(io.BytesIO(data), FOO_WHEEL)
 
 
-@pytest.mark.xfail(strict=True, reason=ZIP_ERRORS_BUG)
 def test_unknown_compression_method_is_invalid_input() -> None:
     data = _corrupt_member(wheel_bytes(FOO), "foo-1.0.dist-info/METADATA", method=99)
     with pytest.raises(InvalidInput):

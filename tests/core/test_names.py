@@ -16,11 +16,6 @@ NORMALIZED = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 # PEP 508 / core metadata: what a valid project name looks like, ASCII only.
 VALID_PROJECT_NAMES = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", fullmatch=True)
 
-# Source bugs in names.py, kept as strict xfails until fixed.
-NEWLINE_BUG = "names.py uses re.match with `$`, which also matches before a trailing newline"
-NON_ASCII_BUG = (
-    "names.py: re.IGNORECASE lets [A-Z] match 'ſ' U+017F, 'K' U+212A, 'İ' U+0130, 'ı' U+0131"
-)
 
 # PEP 503 "Normalized Names" and its examples.
 NORMALIZATION = [
@@ -72,11 +67,11 @@ INVALID_PROJECT_NAMES = [
     "foo+bar",
     "foo@bar",
     "foo:bar",
-    pytest.param("foo\n", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
-    pytest.param("ſ", marks=pytest.mark.xfail(strict=True, reason=NON_ASCII_BUG)),
-    pytest.param("Kelvin\u212a", marks=pytest.mark.xfail(strict=True, reason=NON_ASCII_BUG)),
-    pytest.param("\u0130stanbul", marks=pytest.mark.xfail(strict=True, reason=NON_ASCII_BUG)),
-    pytest.param("\u0131", marks=pytest.mark.xfail(strict=True, reason=NON_ASCII_BUG)),
+    "foo\n",
+    "ſ",
+    "Kelvin\u212a",
+    "\u0130stanbul",
+    "\u0131",
 ]
 
 VALID_INDEX_NAMES = [
@@ -115,7 +110,7 @@ INVALID_INDEX_NAMES = [
     "_",
     "legacy",
     "health",
-    pytest.param("main\n", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
+    "main\n",
 ]
 
 

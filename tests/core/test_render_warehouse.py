@@ -239,14 +239,6 @@ def test_file_url_quotes_the_filename() -> None:
     assert file["url"].endswith("/holygrail-1.0%2Blocal-py3-none-any.whl")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "render_warehouse._file_json formats upload_time with strftime on the datetime as"
-        " given, while upload_time_iso_8601 converts to UTC first; a non-UTC aware datetime"
-        " gives two different instants (latent: storage returns UTC today)"
-    ),
-)
 def test_upload_times_name_the_same_utc_instant() -> None:
     local = UPLOADED.astimezone(timezone(timedelta(hours=2)))
     (file,) = _render(_detail(["1.0"], files=(_wheel("1.0", upload_time=local),)))["urls"]

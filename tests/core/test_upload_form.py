@@ -323,13 +323,6 @@ def test_form_metadata_drops_single_unknown_values(field: str) -> None:
     assert field not in raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "form_metadata drops 'UNKNOWN' only from single-valued fields (PROTOCOLS.md §3.1 says"
-        " all); old setuptools sends platform=UNKNOWN, kept as platforms=['UNKNOWN']"
-    ),
-)
 @pytest.mark.parametrize("field", ["platform", "supported_platform"])
 def test_form_metadata_drops_unknown_in_multi_valued_fields(field: str) -> None:
     raw = form_metadata(_fields(metadata_version="1.0", **{field: ["UNKNOWN"]}))

@@ -63,7 +63,7 @@ def parse_distribution_filename(filename: str) -> DistributionFilename:
             name, version, _build, tags = parse_wheel_filename(filename)
             python = ".".join(sorted({tag.interpreter for tag in tags}))
             return DistributionFilename(
-                filename, ProjectName(name), version, PackageType.WHEEL, python
+                filename, normalize_project_name(name), version, PackageType.WHEEL, python
             )
         if filename.endswith(SDIST_SUFFIXES):
             name, version = parse_sdist_filename(filename)

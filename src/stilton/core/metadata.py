@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import IO, Any, cast
 
@@ -18,9 +19,7 @@ from stilton.core.errors import InvalidInput
 from stilton.core.filenames import DistributionFilename
 
 MAX_METADATA_SIZE = 4 * 2**20
-ACCEPTED_METADATA_VERSIONS = frozenset(
-    {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"}
-)
+ACCEPTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
 
 
 def _dist_info_matches(directory: str, dist: DistributionFilename) -> bool:
@@ -58,7 +57,14 @@ def read_wheel_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
             if info.file_size > MAX_METADATA_SIZE:
                 raise InvalidInput(f"Invalid distribution file. {dist_info}/METADATA is too large.")
             return wheel.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        zlib.error,
+        NotImplementedError,
+    ) as exc:
         raise InvalidInput(
             f"Invalid distribution file. {dist.filename!r} is not a readable zip archive: {exc}"
         ) from exc
@@ -88,7 +94,14 @@ def read_sdist_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
                     extracted = sdist.extractfile(member)
                     return extracted.read() if extracted else None
             return None
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        zlib.error,
+        NotImplementedError,
+    ) as exc:
         raise InvalidInput(
             f"Invalid distribution file. {dist.filename!r} is not a readable archive: {exc}"
         ) from exc

@@ -14,15 +14,15 @@ ProjectName = NewType("ProjectName", str)
 IndexName = NewType("IndexName", str)
 
 # PEP 508 / core metadata: a valid project name.
-_VALID_PROJECT = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-_VALID_INDEX = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+_VALID_PROJECT = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", re.ASCII)
+_VALID_INDEX = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?", re.ASCII)
 RESERVED_INDEX_NAMES = frozenset(
     {"simple", "api", "ui", "static", "files", "pypi", "-", "_", "legacy", "health"}
 )
 
 
 def is_valid_project_name(raw: str) -> bool:
-    return bool(_VALID_PROJECT.match(raw))
+    return _VALID_PROJECT.fullmatch(raw) is not None
 
 
 def normalize_project_name(raw: str) -> ProjectName:
@@ -37,7 +37,7 @@ def normalize_project_name(raw: str) -> ProjectName:
 
 def parse_index_name(raw: str) -> IndexName:
     """An index name is a lowercase slug that is not one of the reserved path segments."""
-    if not _VALID_INDEX.match(raw):
+    if _VALID_INDEX.fullmatch(raw) is None:
         raise InvalidInput(
             f"{raw!r} is not a valid index name: use 1-64 lowercase letters, digits, '-' or '_',"
             " starting and ending with a letter or digit."

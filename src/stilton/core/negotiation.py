@@ -72,14 +72,19 @@ def _parse_accept(header: str) -> list[_Range]:
 
 
 def _quality(ranges: list[_Range], offer: SimpleFormat) -> float:
-    """The q of the most specific range matching ``offer`` (or its ``latest`` alias)."""
-    best_specificity, best_q = -1, 0.0
+    """RFC 9110 §12.5.1: the q of the most specific range matching the offer under any of its
+    names (its ``latest`` alias included); equally specific matches give the highest q."""
     names = [name for name, fmt in _ALIASES.items() if fmt is offer]
+    best_specificity, best_q = -1, 0.0
     for accept_range in ranges:
         for name in names:
             matched, specificity = accept_range.matches(name)
-            if matched and specificity > best_specificity:
+            if not matched or specificity < best_specificity:
+                continue
+            if specificity > best_specificity:
                 best_specificity, best_q = specificity, accept_range.q
+            else:
+                best_q = max(best_q, accept_range.q)
     return best_q
 
 

@@ -24,7 +24,7 @@ def format_upload_time(moment: datetime) -> str:
 
 def _html_page(title: str, head_extra: str, body: str) -> bytes:
     return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '<!DOCTYPE html>\n<html>\n  <head>\n    <meta charset="utf-8">\n'
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
         f"{head_extra}"
         f"    <title>{escape(title)}</title>\n  </head>\n  <body>\n{body}  </body>\n</html>\n"

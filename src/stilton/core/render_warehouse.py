@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from packaging.utils import canonicalize_version
@@ -64,10 +65,16 @@ def _file_json(file: DistributionFile, base_url: str) -> dict[str, Any]:
             )
             if value
         },
-        "core-metadata": {"sha256": file.metadata_sha256} if file.metadata_sha256 else False,
+        "core-metadata": (
+            {"sha256": file.metadata_sha256} if file.metadata_sha256 else file.has_metadata
+        ),
         "size": file.size,
         "downloads": -1,
-        "upload_time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S") if file.upload_time else None,
+        "upload_time": (
+            file.upload_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            if file.upload_time
+            else None
+        ),
         "upload_time_iso_8601": format_upload_time(file.upload_time) if file.upload_time else None,
         "url": base_url + file_path(file.index, file.sha256, file.filename),
         "requires_python": file.requires_python,

@@ -167,7 +167,7 @@ def form_metadata(fields: Fields) -> RawMetadata:
         if value is not None:
             raw[key] = value
     for field_name, raw_key in _MULTI.items():
-        values = [v for v in fields.get(field_name, ()) if v.strip()]
+        values = [v for v in fields.get(field_name, ()) if v.strip() and v.strip() != "UNKNOWN"]
         if values:
             raw.setdefault(raw_key, []).extend(values)
     keywords = _one(fields, "keywords")
