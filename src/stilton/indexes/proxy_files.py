@@ -262,6 +262,8 @@ class ProxyFiles:
                 total -= size
                 evicted.append(sha256)
             unused = [s for s in evicted if not upstream_cache.blob_in_use(connection, s)]
+            if evicted:
+                catalog.bump_generation(connection, self.record)
         for sha256 in unused:
             self.blobs.delete(sha256)
         if evicted:

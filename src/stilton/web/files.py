@@ -68,7 +68,7 @@ async def _open(request: Request) -> StoredBlob | FileStream:
     index = await index_of(request)
     key = (sha256, filename, want_metadata)
     found = state.files.get(index.name, key)
-    if found is not None:
+    if found is not None and _still_stored(state.runtime.blobs, found):
         return found
     generation = state.generations.current(index.name)
     if want_metadata:
@@ -78,6 +78,12 @@ async def _open(request: Request) -> StoredBlob | FileStream:
     if isinstance(opened, StoredBlob):
         state.files.put(index.name, key, generation, opened)
     return opened
+
+
+def _still_stored(blobs: BlobStore, blob: StoredBlob) -> bool:
+    """A proxy may have evicted a file since its lookup was cached."""
+    path = blobs.local_path(blob.sha256)
+    return path is None or path.exists()
 
 
 def _if_range_allows(request: Request, etag: str) -> bool:
