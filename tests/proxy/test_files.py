@@ -173,11 +173,15 @@ def test_large_file_with_wrong_hash_never_completes(
     upstream.set_fault(Fault.WRONG_HASH)
     client = proxy()
     entry = file_entry(client, "huge", big.wheel_filename)
-    received = b""
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the transfer is cut short
+    received = bytearray()
+
+    def read_all() -> None:
         with client.stream("GET", entry["url"]) as response:
             for chunk in response.iter_bytes():
-                received += chunk
+                received.extend(chunk)
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the transfer is cut short
+        read_all()
     assert len(received) < len(upstream.file_bytes(big.wheel_filename))
     assert blob_files(settings) == []
 
