@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from stilton.core.errors import NotFound
 from stilton.core.model import DistributionFile, ProjectDetail, Release
+from stilton.core.names import IndexName, ProjectName
 from stilton.core.render_simple import format_upload_time
 from stilton.core.urls import file_path, json_api_path, simple_project_path
 from stilton.core.versions import version_sort_key
@@ -104,9 +105,14 @@ def _files_of(detail: ProjectDetail, version: str) -> Sequence[DistributionFile]
     return [file for file in detail.files if file.version == version]
 
 
+def select_version(detail: ProjectDetail, version: str | None) -> str:
+    """The release a document describes: the one asked for, or PyPI's "latest"."""
+    return find_release_version(detail, version) if version else _latest_version(detail)
+
+
 def render_warehouse_json(detail: ProjectDetail, version: str | None, base_url: str) -> bytes:
     """The project document (``version`` None, with ``releases``) or a version document."""
-    selected = find_release_version(detail, version) if version else _latest_version(detail)
+    selected = select_version(detail, version)
     document: dict[str, Any] = {
         "info": _info(detail, detail.releases[selected], base_url),
         "last_serial": detail.last_serial,
@@ -120,3 +126,30 @@ def render_warehouse_json(detail: ProjectDetail, version: str | None, base_url: 
     document["vulnerabilities"] = []
     document["ownership"] = {"roles": [], "organization": None}
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def rewrite_warehouse_json(
+    document: dict[str, Any], index: IndexName, project: ProjectName, base_url: str
+) -> bytes:
+    """An upstream's JSON API document with every file URL pointing at this index (files
+    without a sha256 cannot be served by digest, so they are left out)."""
+
+    def rewrite(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for file in files:
+            sha256 = (file.get("digests") or {}).get("sha256")
+            filename = file.get("filename")
+            if isinstance(sha256, str) and isinstance(filename, str):
+                kept.append({**file, "url": base_url + file_path(index, sha256.lower(), filename)})
+        return kept
+
+    result = dict(document)
+    info = dict(result.get("info") or {})
+    info["package_url"] = info["project_url"] = base_url + simple_project_path(index, project)
+    if info.get("version"):
+        info["release_url"] = base_url + json_api_path(index, project, str(info["version"]))
+    result["info"] = info
+    result["urls"] = rewrite(list(result.get("urls") or []))
+    if "releases" in result:
+        result["releases"] = {v: rewrite(list(fs or [])) for v, fs in result["releases"].items()}
+    return json.dumps(result, separators=(",", ":")).encode()

@@ -79,3 +79,6 @@ class Index(Protocol):
 
     async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
         """The PEP 658 metadata of the file a file URL names; raises NotFound."""
+
+    async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
+        """The Warehouse JSON API document of a project or release; raises NotFound."""

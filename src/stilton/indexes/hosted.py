@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from stilton.core.errors import FileAlreadyExists, InvalidInput, NotFound
 from stilton.core.filenames import PackageType
-from stilton.core.model import IndexKind, ProjectDetail
+from stilton.core.model import IndexKind, ProjectDetail, ProjectStatus
 from stilton.core.names import IndexName, ProjectName, normalize_project_name
+from stilton.core.render_warehouse import render_warehouse_json
 from stilton.core.upload_form import parse_upload_form
 from stilton.indexes.base import ProjectList, ProjectView, StoredBlob
 from stilton.indexes.spool import SpooledFile, spool_local_file
@@ -69,6 +70,12 @@ class HostedIndex:
         if stored.metadata_sha256 is None or stored.metadata_size is None:
             raise NotFound(f"{filename!r} has no core metadata file (PEP 658 covers wheels only).")
         return StoredBlob(stored.metadata_sha256, stored.metadata_size)
+
+    async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
+        detail = await to_thread.run_sync(self.find_detail, name)
+        if detail is None or detail.status is ProjectStatus.QUARANTINED:
+            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
+        return render_warehouse_json(detail, version, base_url)
 
     # -- reading (synchronous, for the CLI and the async methods) --------------------------
 

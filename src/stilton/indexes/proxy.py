@@ -8,22 +8,33 @@ Files are downloaded once (``ProxyFiles``), verified, and kept until evicted.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from anyio import to_thread
 
-from stilton.core.errors import NotFound, UpstreamError
+from stilton.core.errors import NotFound, StiltonError, UpstreamError
 from stilton.core.filenames import parse_distribution_filename
+from stilton.core.metadata import parse_core_metadata, release_info
 from stilton.core.model import (
     Digests,
     DistributionFile,
     IndexKind,
     ProjectDetail,
+    ProjectStatus,
     ProjectSummary,
+    Release,
 )
 from stilton.core.names import IndexName, ProjectName
+from stilton.core.render_warehouse import (
+    render_warehouse_json,
+    rewrite_warehouse_json,
+    select_version,
+)
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
@@ -255,6 +266,62 @@ class ProxyIndex:
             provenance_url=file.provenance_url,
         )
 
+    # -- the Warehouse JSON API ------------------------------------------------------------------
+
+    async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
+        """The upstream's JSON API document with URLs rewritten, or, where the upstream has
+        none (or cannot be asked), one built from the project page and core metadata."""
+        view = await self.find_project(name)
+        if view is None or view.detail.status is ProjectStatus.QUARANTINED:
+            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
+        document = await self._upstream_json(name, version)
+        if document is not None:
+            return rewrite_warehouse_json(document, self.name, name, base_url)
+        detail = await self._with_release_info(view.detail, version)
+        return render_warehouse_json(detail, version, base_url)
+
+    def _json_api_url(self, name: ProjectName, version: str | None) -> str | None:
+        url = self.config.url
+        if self.config.format is not UpstreamFormat.SIMPLE or not url.endswith("/simple/"):
+            return None
+        base = url.removesuffix("simple/") + f"pypi/{name}/"
+        return base + (f"{quote(version)}/json" if version else "json")
+
+    async def _upstream_json(self, name: ProjectName, version: str | None) -> dict[str, Any] | None:
+        url = self._json_api_url(name, version)
+        if url is None or self.config.offline:
+            return None
+        try:
+            data = await self.client.fetch_bytes(url)
+            document = json.loads(data) if data is not None else None
+        except (UpstreamError, ValueError) as exc:
+            logger.info("no JSON API document for %s from %s: %s", name, self.name, exc)
+            return None
+        return document if isinstance(document, dict) and "info" in document else None
+
+    async def _with_release_info(self, detail: ProjectDetail, version: str | None) -> ProjectDetail:
+        releases = {
+            v: Release(v, {}, yanked=all(f.yanked for f in files), yanked_reason=None)
+            for v in detail.versions
+            if (files := [f for f in detail.files if f.version == v])
+        }
+        detail = replace(detail, releases=releases)
+        selected = select_version(detail, version)
+        wheels = [f for f in detail.files if f.version == selected and f.has_metadata]
+        if wheels:
+            info = await self._release_info(wheels[0])
+            releases[selected] = replace(releases[selected], metadata=info)
+        return replace(detail, releases=releases)
+
+    async def _release_info(self, file: DistributionFile) -> dict[str, Any]:
+        try:
+            blob = await self.files.open_metadata(file.sha256, file.filename)
+            data = await to_thread.run_sync(self.files.blobs.read, blob.sha256)
+            return release_info(parse_core_metadata(data))
+        except StiltonError as exc:
+            logger.info("no metadata for %s in %s: %s", file.filename, self.name, exc.message)
+            return {}
+
     # -- files ---------------------------------------------------------------------------------
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | Transfer:
@@ -262,9 +329,3 @@ class ProxyIndex:
 
     async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
         return await self.files.open_metadata(sha256, filename)
-
-    async def get_file_record(self, sha256: str, filename: str) -> UpstreamFileRecord:
-        record = await self.files.find(filename)
-        if record is None or record.sha256 != sha256:
-            raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
-        return record

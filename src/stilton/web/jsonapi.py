@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from stilton.core.errors import NotFound
-from stilton.core.model import ProjectStatus
 from stilton.core.names import is_valid_project_name, normalize_project_name
-from stilton.core.render_warehouse import render_warehouse_json
 from stilton.web.simple import SERIAL_HEADER
 from stilton.web.state import index_of
 
@@ -40,14 +40,10 @@ async def _project_json(request: Request) -> Response:
         start = path.index(f"/{raw_name}/") + 1
         return RedirectResponse(path[:start] + name + path[start + len(raw_name) :], 301)
     index = await index_of(request)
-    view = await index.find_project(name)
-    if view is None or view.detail.status is ProjectStatus.QUARANTINED:
-        raise NotFound("Not Found")
-    detail = view.detail
     base_url = str(request.base_url).rstrip("/")
-    body = render_warehouse_json(detail, version, base_url)
+    body = await index.project_json(name, version, base_url)
     headers = {
-        SERIAL_HEADER: str(detail.last_serial),
+        SERIAL_HEADER: str(json.loads(body).get("last_serial") or 0),
         "Cache-Control": f"max-age={JSON_API_MAX_AGE}, public",
         **CORS,
     }
