@@ -3,6 +3,7 @@ app and the CLI. Opening it migrates the database and creates the default layout
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,11 +11,16 @@ from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from stilton.auth.tokens import TokenService
 from stilton.core.errors import InvalidInput
+from stilton.core.groups import GroupRule
+from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
+from stilton.core.policies import Policy
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import Index
+from stilton.indexes.group import GroupIndex
 from stilton.indexes.hosted import HostedIndex
+from stilton.indexes.policy import PolicyIndex
 from stilton.indexes.proxy import ProxyIndex
 from stilton.settings import Settings
 from stilton.storage import catalog
@@ -44,15 +50,25 @@ class Runtime:
             return catalog.get_index(connection, name)
 
     def index(self, name: str) -> Index:
-        """The index called ``name``, of whatever kind it is."""
+        """The index called ``name``, of whatever kind it is, seen through its policy."""
         return self.build_index(self.get_index_record(name))
 
-    def build_index(self, record: IndexRecord) -> Index:
+    def build_index(self, record: IndexRecord, seen: frozenset[str] = frozenset()) -> Index:
+        config = IndexConfig.from_mapping(record.config)
+        index: Index
         if record.kind is IndexKind.PROXY:
-            return self.proxy(record)
-        if record.kind is IndexKind.HOSTED:
-            return HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
-        raise InvalidInput(f"Index {record.name!r} is of kind {record.kind}, not served yet.")
+            index = self.proxy(record)
+        elif record.kind is IndexKind.HOSTED:
+            index = HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
+        else:
+            if record.name in seen:
+                raise InvalidInput(f"Group {record.name!r} contains itself.")
+            members = [
+                self.build_index(self.get_index_record(member), seen | {record.name})
+                for member in config.members
+            ]
+            index = GroupIndex(record, members, config.rules)
+        return index if config.policy.is_empty else PolicyIndex(index, config.policy)
 
     def hosted(self, name: str) -> HostedIndex:
         record = self.get_index_record(name)
@@ -65,34 +81,133 @@ class Runtime:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
         return ProxyIndex(record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE)
 
+    def group(self, name: str) -> GroupIndex:
+        record = self.get_index_record(name)
+        if record.kind is not IndexKind.GROUP:
+            raise InvalidInput(f"Index {name!r} is a {record.kind} index, not a group.")
+        index = self.build_index(record)
+        inner = index.inner if isinstance(index, PolicyIndex) else index
+        assert isinstance(inner, GroupIndex)
+        return inner
+
     def create_index(
-        self, name: str, kind: IndexKind, upstream: dict[str, Any] | None = None
+        self,
+        name: str,
+        kind: IndexKind,
+        upstream: dict[str, Any] | None = None,
+        members: Sequence[str] = (),
+        rules: Sequence[GroupRule] = (),
     ) -> IndexRecord:
         checked = parse_index_name(name)
-        config: dict[str, Any] = {}
-        if kind is IndexKind.PROXY:
-            if not upstream or not upstream.get("url"):
-                raise InvalidInput("A proxy index needs an upstream URL (--upstream).")
-            config = UpstreamConfig.from_mapping(upstream).to_mapping()
-        elif upstream:
+        config = self._checked_config(checked, kind, upstream, members, rules)
+        with self.database.begin() as connection:
+            return catalog.create_index(connection, checked, kind, config.to_mapping())
+
+    def _checked_config(
+        self,
+        name: str,
+        kind: IndexKind,
+        upstream: dict[str, Any] | None,
+        members: Sequence[str],
+        rules: Sequence[GroupRule],
+        policy: Policy | None = None,
+    ) -> IndexConfig:
+        if kind is IndexKind.PROXY and not (upstream and upstream.get("url")):
+            raise InvalidInput("A proxy index needs an upstream URL (--upstream).")
+        if kind is not IndexKind.PROXY and upstream:
             raise InvalidInput("Only proxy indexes have an upstream.")
         if kind is IndexKind.GROUP:
-            raise InvalidInput("Index kind 'group' is not available yet; use hosted or proxy.")
-        with self.database.begin() as connection:
-            return catalog.create_index(connection, checked, kind, config)
+            self._check_members(name, members, rules)
+        elif members or rules:
+            raise InvalidInput("Only group indexes have members and rules.")
+        return IndexConfig(
+            upstream=UpstreamConfig.from_mapping(upstream) if upstream else None,
+            members=tuple(parse_index_name(m) for m in members),
+            rules=tuple(rules),
+            policy=policy or Policy(),
+        )
 
-    def configure_proxy(self, name: str, changes: dict[str, Any]) -> IndexRecord:
-        """Change a proxy's upstream settings; running servers pick them up."""
+    def _check_members(self, name: str, members: Sequence[str], rules: Sequence[GroupRule]) -> None:
+        if not members:
+            raise InvalidInput("A group needs at least one member (--members a,b,c).")
+        if len(set(members)) != len(members):
+            raise InvalidInput("A group lists each member once.")
+        for member in members:
+            if member == name:
+                raise InvalidInput(f"Group {name!r} cannot contain itself.")
+            record = self.get_index_record(member)
+            if record.kind is IndexKind.GROUP and name in self._reachable(record.name):
+                raise InvalidInput(f"Group {member!r} already contains {name!r}: that is a cycle.")
+        for rule in rules:
+            if rule.member is not None and rule.member not in members:
+                raise InvalidInput(f"Rule {rule.describe()!r} names {rule.member!r}, not a member.")
+
+    def _reachable(self, group: str) -> set[str]:
+        found: set[str] = set()
+        pending = [group]
+        while pending:
+            record = self.get_index_record(pending.pop())
+            for member in IndexConfig.from_mapping(record.config).members:
+                if member not in found:
+                    found.add(member)
+                    pending.append(member)
+        return found
+
+    def configure(
+        self,
+        name: str,
+        *,
+        upstream: dict[str, Any] | None = None,
+        members: Sequence[str] | None = None,
+        rules: Sequence[GroupRule] | None = None,
+        policy: Policy | None = None,
+    ) -> IndexRecord:
+        """Change an index's settings; running servers pick them up within a second."""
         record = self.get_index_record(name)
-        if record.kind is not IndexKind.PROXY:
+        current = IndexConfig.from_mapping(record.config)
+        merged_upstream = None
+        if current.upstream is not None:
+            changes = {k: v for k, v in (upstream or {}).items() if v is not None}
+            merged_upstream = {**current.upstream.to_mapping(), **changes}
+        elif upstream:
             raise InvalidInput(
                 f"Index {name!r} is a {record.kind} index; only proxies have an upstream."
             )
-        merged = {**record.config, **{k: v for k, v in changes.items() if v is not None}}
-        config = UpstreamConfig.from_mapping(merged).to_mapping()
+        if record.kind is not IndexKind.GROUP and (members is not None or rules is not None):
+            raise InvalidInput(
+                f"Index {name!r} is a {record.kind} index; only groups have members."
+            )
+        config = self._checked_config(
+            name,
+            record.kind,
+            merged_upstream,
+            current.members if members is None else members,
+            current.rules if rules is None else rules,
+            current.policy if policy is None else policy,
+        )
         with self.database.begin() as connection:
-            catalog.update_index_config(connection, record, config)
+            catalog.update_index_config(connection, record, config.to_mapping())
             return catalog.get_index(connection, name)
+
+    def config_closure(self, name: str) -> dict[str, Any]:
+        """The kind and configuration of an index and of every index it is built from."""
+        closure: dict[str, Any] = {}
+        pending = [name]
+        while pending:
+            record = self.get_index_record(pending.pop())
+            if record.name in closure:
+                continue
+            closure[record.name] = (record.kind, record.config)
+            pending.extend(IndexConfig.from_mapping(record.config).members)
+        return closure
+
+    def groups(self) -> dict[str, list[str]]:
+        """Every group's members, for the page caches' generation arithmetic."""
+        return {
+            r.name: list(IndexConfig.from_mapping(r.config).members)
+            for r in self.list_indexes()
+            if r.kind is IndexKind.GROUP
+        }
 
     def generations(self) -> dict[str, int]:
         with self.database.connect() as connection:
@@ -106,13 +221,16 @@ class Runtime:
         self.database.dispose()
 
 
-def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, dict[str, Any]]]:
+def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, IndexConfig]]:
     """DESIGN.md, "Default layout": each entry is created once, in the layout version that
     introduced it, so an existing installation gains new defaults without losing anything."""
-    upstream = settings.default_upstream or PYPI_SIMPLE_ENDPOINT
+    upstream = UpstreamConfig.from_mapping(
+        {"url": settings.default_upstream or PYPI_SIMPLE_ENDPOINT}
+    )
     return [
-        (1, "local", IndexKind.HOSTED, {}),
-        (2, "pypi", IndexKind.PROXY, UpstreamConfig.from_mapping({"url": upstream}).to_mapping()),
+        (1, "local", IndexKind.HOSTED, IndexConfig()),
+        (2, "pypi", IndexKind.PROXY, IndexConfig(upstream=upstream)),
+        (3, "main", IndexKind.GROUP, IndexConfig(members=(IndexName("local"), IndexName("pypi")))),
     ]
 
 
@@ -127,7 +245,9 @@ def _create_default_layout(database: Database, settings: Settings) -> None:
             version = 1 if catalog.list_indexes(connection) else 0
         for introduced, name, kind, config in layout:
             if introduced > version and catalog.find_index(connection, name) is None:
-                catalog.create_index(connection, IndexName(name), kind, config)
+                present = {r.name for r in catalog.list_indexes(connection)}
+                if all(member in present for member in config.members):
+                    catalog.create_index(connection, IndexName(name), kind, config.to_mapping())
         catalog.set_meta(connection, LAYOUT_KEY, str(max(v for v, *_ in layout)))
 
 

@@ -17,7 +17,7 @@ from stilton.core.names import IndexName, parse_index_name
 
 DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_INDEX = IndexName("local")
+DEFAULT_INDEX = IndexName("main")
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:

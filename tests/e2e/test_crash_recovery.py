@@ -66,8 +66,8 @@ def test_kill_during_upload_leaves_a_consistent_index(tmp_path: Path) -> None:
         server.start()
 
         with httpx.Client(base_url=server.url, trust_env=False) as client:
-            assert client.get("/simple/crash-demo/").status_code == 404
-            assert "crash-demo" not in client.get("/simple/").text
+            assert client.get("/local/simple/crash-demo/").status_code == 404
+            assert "crash-demo" not in client.get("/local/simple/").text
             assert blob_files(server) == []
             response = client.post(
                 "/local/",
@@ -78,7 +78,8 @@ def test_kill_during_upload_leaves_a_consistent_index(tmp_path: Path) -> None:
             )
             assert response.status_code == 200, response.text
             page = client.get(
-                "/simple/crash-demo/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+                "/local/simple/crash-demo/",
+                headers={"Accept": "application/vnd.pypi.simple.v1+json"},
             ).json()
             (file,) = page["files"]
             assert file["hashes"]["sha256"] == hashlib.sha256(data).hexdigest()

@@ -208,7 +208,7 @@ def test_offline_serves_only_the_cache(
 ) -> None:
     client = proxy(ttl=0)
     client.get(PAGE, headers=JSON)
-    runtime.configure_proxy("up", {"offline": True})
+    runtime.configure("up", upstream={"offline": True})
     client.app.state.stilton.generations.refresh_now()  # type: ignore[attr-defined]
     before = len(upstream.requests)
     assert client.get(PAGE, headers=JSON).status_code == 200

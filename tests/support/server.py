@@ -54,9 +54,17 @@ def stilton_command() -> list[str]:
     return [sys.executable, "-m", "stilton"]
 
 
-def server_environ(base: Mapping[str, str]) -> dict[str, str]:
+# The default "pypi" proxy of a test server points at a closed local port, so no test reaches a
+# real index unless it asks to (the live tests pass ``default_upstream=None``).
+CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
+
+
+def server_environ(base: Mapping[str, str], default_upstream: str | None) -> dict[str, str]:
     """``base`` without any ``STILTON_*`` settings, so only our arguments configure the server."""
-    return {key: value for key, value in base.items() if not key.startswith("STILTON_")}
+    environ = {key: value for key, value in base.items() if not key.startswith("STILTON_")}
+    if default_upstream is not None:
+        environ["STILTON_DEFAULT_UPSTREAM"] = default_upstream
+    return environ
 
 
 class StiltonServer:
@@ -69,13 +77,14 @@ class StiltonServer:
         port: int | None = None,
         ready_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
+        default_upstream: str | None = CLOSED_UPSTREAM,
     ) -> None:
         self.root = root
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.port = port if port is not None else find_free_port()
         self.ready_timeout = ready_timeout
-        self._environ = server_environ(os.environ if environ is None else environ)
+        self._environ = server_environ(os.environ if environ is None else environ, default_upstream)
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 

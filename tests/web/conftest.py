@@ -15,10 +15,18 @@ from stilton.web.app import create_app
 from tests.support.dists import Dist, sdist_bytes, wheel_bytes
 from tests.support.uploads import basic_auth, upload_fields
 
+CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({}, {"data_dir": tmp_path / "data", "max_upload_size": 2 * 2**20})
+    # The default "pypi" proxy points at a closed local port: tests never reach a real index.
+    overrides = {
+        "data_dir": tmp_path / "data",
+        "max_upload_size": 2 * 2**20,
+        "default_upstream": CLOSED_UPSTREAM,
+    }
+    return Settings.from_env({}, overrides)
 
 
 @pytest.fixture

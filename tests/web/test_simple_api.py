@@ -159,7 +159,12 @@ def test_redirects(client: TestClient, published: Dist, path: str, location: str
 
 @pytest.mark.parametrize(
     "path",
-    ["/simple/nothing-here/", "/nosuchindex/simple/", "/simple/bad..name!/", "/local/simple/-x/"],
+    [
+        "/local/simple/nothing-here/",
+        "/nosuchindex/simple/",
+        "/simple/bad..name!/",
+        "/local/simple/-x/",
+    ],
 )
 def test_missing_is_404_with_reason(client: TestClient, published: Dist, path: str) -> None:
     response = client.get(path)
@@ -277,3 +282,10 @@ def test_json_list_page_parses_with_pypi_simple(client: TestClient, published: D
     response = client.get("/simple/", headers={"Accept": V1_JSON})
     page = IndexPage.from_json_data(json.loads(response.content))
     assert page.projects == ["Demo.Package"]
+
+
+def test_default_index_is_the_main_group(client: TestClient, published: Dist) -> None:
+    assert client.get("/simple/demo-package/").status_code == 200
+    down = client.get("/simple/nothing-here/")
+    assert down.status_code == 502, "the upstream member cannot be asked: not a 404"
+    assert "Could not reach the upstream" in down.text

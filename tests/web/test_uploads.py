@@ -40,7 +40,7 @@ def stored_blobs(runtime: Runtime) -> list[Path]:
 
 
 def assert_nothing_stored(client: TestClient, runtime: Runtime) -> None:
-    assert client.get("/simple/acme-widgets/").status_code == 404
+    assert client.get("/local/simple/acme-widgets/").status_code == 404
     assert stored_blobs(runtime) == []
 
 

@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
-from stilton.core.upstream import UpstreamConfig, UpstreamFormat
+from stilton.core.upstream import UpstreamFormat
 
 index_app = typer.Typer(help="Create, list and configure indexes.", no_args_is_help=True)
 
@@ -78,6 +79,11 @@ def _upstream_values(**values: Any) -> dict[str, Any]:
         for key, value in values.items()
     }
     return {key: value for key, value in converted.items() if value is not None}
+
+
+def describe_upstream(config: dict[str, Any]) -> str:
+    upstream = IndexConfig.from_mapping(config).upstream
+    return upstream.describe() if upstream else ""
 
 
 @index_app.command("create")
@@ -159,9 +165,9 @@ def index_set(
         cache_max_bytes=cache_max_bytes,
     )
     with opened(data_dir, config) as runtime:
-        record = runtime.configure_proxy(name, values)
+        record = runtime.configure(name, upstream=values)
         out.print(
-            f"{record.name}: {UpstreamConfig.from_mapping(record.config).describe()}",
+            f"{record.name}: {describe_upstream(record.config)}",
             highlight=False,
         )
 
@@ -174,6 +180,6 @@ def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
         for record in runtime.list_indexes():
             upstream = ""
             if record.kind is IndexKind.PROXY:
-                upstream = UpstreamConfig.from_mapping(record.config).describe()
+                upstream = describe_upstream(record.config)
             table.add_row(record.name, record.kind.value, f"/{record.name}/simple/", upstream)
         out.print(table)

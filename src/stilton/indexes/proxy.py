@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from anyio import to_thread
 
-from stilton.core.errors import NotFound, StiltonError, UpstreamError
+from stilton.core.errors import InvalidInput, NotFound, StiltonError, UpstreamError
 from stilton.core.filenames import parse_distribution_filename
+from stilton.core.index_config import IndexConfig
 from stilton.core.metadata import parse_core_metadata, release_info
 from stilton.core.model import (
     Digests,
@@ -35,7 +36,7 @@ from stilton.core.render_warehouse import (
     rewrite_warehouse_json,
     select_version,
 )
-from stilton.core.upstream import UpstreamConfig, UpstreamFormat
+from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
@@ -70,7 +71,10 @@ class ProxyIndex:
     ) -> None:
         self.record = record
         self.database = database
-        self.config = UpstreamConfig.from_mapping(record.config)
+        upstream = IndexConfig.from_mapping(record.config).upstream
+        if upstream is None:
+            raise InvalidInput(f"Proxy index {record.name!r} has no upstream configured.")
+        self.config = upstream
         self.client = UpstreamClient(self.config)
         self.files = ProxyFiles(
             record, self.config, database, blobs, self.client, transfers, max_file_size

@@ -21,13 +21,19 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class Generations:
-    """The last known generation of every index."""
+Snapshot = tuple[dict[str, int], dict[str, list[str]]]  # generations, and each group's members
 
-    def __init__(self, load: Callable[[], dict[str, int]], interval: float) -> None:
+
+class Generations:
+    """The last known generation of every index. A group's is its own plus its members', so a
+    change in any member invalidates the group's pages too."""
+
+    def __init__(self, load: Callable[[], Snapshot], interval: float) -> None:
         self._load = load
         self._interval = interval
         self._values: dict[str, int] = {}
+        self._members: dict[str, list[str]] = {}
+        self._effective: dict[str, int] = {}
         self._loaded_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
 
@@ -38,7 +44,7 @@ class Generations:
                 self._refreshing = asyncio.get_running_loop().create_task(self._refresh())
             except RuntimeError:
                 self.refresh_now()
-        return self._values.get(index, -1)
+        return self._effective.get(index, -1)
 
     async def _refresh(self) -> None:
         try:
@@ -48,8 +54,15 @@ class Generations:
 
     def refresh_now(self) -> None:
         """Read every generation now (after this process changed something)."""
-        self._values = self._load()
+        self._values, self._members = self._load()
+        self._effective = {name: self._sum(name, frozenset()) for name in self._values}
         self._loaded_at = time.monotonic()
+
+    def _sum(self, name: str, seen: frozenset[str]) -> int:
+        if name in seen:
+            return 0
+        members = self._members.get(name, ())
+        return self._values.get(name, 0) + sum(self._sum(m, seen | {name}) for m in members)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -10,6 +11,8 @@ from starlette.requests import Request
 from stilton.core.errors import NotFound
 from stilton.core.names import IndexName
 from stilton.indexes.base import Index, Staleness, StoredBlob
+from stilton.indexes.group import GroupIndex
+from stilton.indexes.policy import PolicyIndex
 from stilton.indexes.proxy import ProxyIndex
 from stilton.runtime import Runtime
 from stilton.web.cache import GenerationCache, Generations
@@ -23,40 +26,50 @@ class RenderedPage:
     stale: Staleness | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BuiltIndex:
+    index: Index
+    generation: int
+    closure: dict[str, Any]  # the configuration it was built from (see Runtime.config_closure)
+
+
 @dataclass
 class WebState:
     runtime: Runtime
     generations: Generations
     pages: GenerationCache[tuple[str | None, str], RenderedPage]
     files: GenerationCache[tuple[str, str, bool], StoredBlob]
-    indexes: dict[str, tuple[Index, int]] = field(default_factory=dict)
+    indexes: dict[str, BuiltIndex] = field(default_factory=dict)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
-        generations = Generations(runtime.generations, runtime.settings.generation_poll_interval)
+        generations = Generations(
+            lambda: (runtime.generations(), runtime.groups()),
+            runtime.settings.generation_poll_interval,
+        )
         generations.refresh_now()
         return cls(runtime, generations, GenerationCache(generations), GenerationCache(generations))
 
     async def index(self, name: str) -> Index:
-        """The index called ``name``. Its row is read again only when its generation moved
-        on, and the object rebuilt only when its configuration changed."""
+        """The index called ``name``. Its configuration (and its members') is read again only
+        when its generation moved on, and the object rebuilt only when that changed."""
         generation = self.generations.current(name)
         cached = self.indexes.get(name)
-        if cached is not None and cached[1] == generation:
-            return cached[0]
-        record = await run_in_threadpool(self.runtime.get_index_record, name)
-        if cached is not None and cached[0].record.config == record.config:
-            index = cached[0]
+        if cached is not None and cached.generation == generation:
+            return cached.index
+        closure = await run_in_threadpool(self.runtime.config_closure, name)
+        if cached is not None and cached.closure == closure:
+            index = cached.index
         else:
-            index = await run_in_threadpool(self.runtime.build_index, record)
+            index = await run_in_threadpool(self.runtime.index, name)
             if cached is not None:
-                await close_index(cached[0])
-        self.indexes[name] = (index, generation)
+                await close_index(cached.index)
+        self.indexes[name] = BuiltIndex(index, generation, closure)
         return index
 
     async def close(self) -> None:
-        for index, _ in self.indexes.values():
-            await close_index(index)
+        for built in self.indexes.values():
+            await close_index(built.index)
         self.indexes.clear()
 
     def changed(self) -> None:
@@ -69,7 +82,13 @@ class WebState:
 
 
 async def close_index(index: Index) -> None:
-    if isinstance(index, ProxyIndex):
+    """Close the upstream connections a proxy (or a group's proxies) holds."""
+    if isinstance(index, PolicyIndex):
+        await close_index(index.inner)
+    elif isinstance(index, GroupIndex):
+        for member in index.members:
+            await close_index(member)
+    elif isinstance(index, ProxyIndex):
         await index.aclose()
 
 

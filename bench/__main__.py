@@ -1,0 +1,91 @@
+"""``python -m bench``: parse the command line and run one benchmark scenario (or lock the
+corpus). The scenarios live in their own modules; this file only reads arguments."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import corpus, proxy_install
+from bench.corpus import CorpusError
+from bench.measure import MeasureError
+from bench.report import RESULTS_DIR
+from bench.servers import BenchServerError, ServerKind
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    install = commands.add_parser(
+        proxy_install.SCENARIO,
+        help="uv pip install of the corpus: direct vs through a Stilton proxy, cold and warm",
+        description=proxy_install.__doc__,
+    )
+    install.add_argument(
+        "--runs", type=positive, help="runs of each measurement (default 3; 1 with --smoke)"
+    )
+    install.add_argument(
+        "--smoke",
+        action="store_true",
+        help="three tiny locally built wheels and one run; needs no network",
+    )
+    install.add_argument(
+        "--upstream-server",
+        type=ServerKind,
+        choices=list(ServerKind),
+        default=ServerKind.AUTO,
+        help="what serves the static upstream (auto: nginx if installed, else python)",
+    )
+    install.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes"
+    )
+    install.add_argument("--uv", help="the uv executable (default: $UV, else uv on PATH)")
+    install.add_argument(
+        "--keep-workdir", action="store_true", help="keep venvs, tree and logs for inspection"
+    )
+
+    lock = commands.add_parser(
+        "lock", help="resolve the corpus with pip (network) and rewrite bench/corpus.txt"
+    )
+    lock.add_argument("--lock-file", type=Path, default=corpus.LOCK_PATH)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    environ = dict(os.environ)  # noqa: TID251 -- the entry point is where the environment enters
+    try:
+        if args.command == "lock":
+            files = corpus.lock_corpus(
+                corpus.TOP_LEVEL_REQUIREMENTS, args.lock_file, corpus.CACHE_DIR, environ
+            )
+            print(f"locked {len(files)} wheels into {args.lock_file}")
+            return 0
+        options = proxy_install.Options(
+            runs=args.runs or (1 if args.smoke else 3),
+            smoke=args.smoke,
+            upstream_server=args.upstream_server,
+            results_dir=args.results_dir,
+            uv=args.uv,
+            keep_workdir=args.keep_workdir,
+        )
+        proxy_install.run(options, environ, lambda line: print(line, flush=True))
+    except (CorpusError, MeasureError, BenchServerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

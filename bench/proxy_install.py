@@ -1,0 +1,191 @@
+"""The ``proxy-install`` scenario: ``uv pip install`` of the whole corpus into a fresh venv,
+directly from the local static upstream and through a Stilton proxy index of it, cold (a fresh
+Stilton data directory) and warm (the same server, second install), compared as ratios.
+
+Each run does, in order: direct, Stilton cold, Stilton warm; the median and minimum of the runs
+are reported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import corpus as corpora
+from bench.corpus import Corpus
+from bench.measure import (
+    Sample,
+    Summary,
+    Uv,
+    clean_environ,
+    find_uv,
+    machine_facts,
+    make_venv,
+    timed_install,
+)
+from bench.report import RESULTS_DIR, Row, render_table, write_results
+from bench.servers import ServerKind, StiltonProxy, Upstream, open_upstream
+from bench.upstream import build_tree
+
+SCENARIO = "proxy-install"
+DIRECT, COLD, WARM = "direct", "stilton cold", "stilton warm"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the command line chose for this scenario."""
+
+    runs: int = 3
+    smoke: bool = False
+    upstream_server: ServerKind = ServerKind.AUTO
+    results_dir: Path = RESULTS_DIR
+    uv: str | None = None
+    keep_workdir: bool = False
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a run needs, built once: the installer, its environment and the corpus."""
+
+    uv: Uv
+    environ: dict[str, str]
+    corpus: Corpus
+    requirements: Path
+    workdir: Path
+    upstream: Upstream
+    problems: list[str] = field(default_factory=list)
+
+
+def git_revision(cwd: Path) -> str:
+    """The commit being measured, with ``-dirty`` when the work tree has changes."""
+    completed = subprocess.run(
+        ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return completed.stdout.strip() or "unknown"
+
+
+def load(options: Options, workdir: Path, environ: Mapping[str, str], say: Callable[[str], None]
+         ) -> Corpus:
+    """The corpus: three tiny local wheels for a smoke run, else the locked one (cached)."""
+    if options.smoke:
+        return corpora.smoke_corpus(workdir / "smoke-wheels")
+    corpus, fetched = corpora.load_corpus(corpora.LOCK_PATH, corpora.CACHE_DIR, environ)
+    if fetched:
+        say(f"fetched {fetched} missing wheels into {corpora.CACHE_DIR}")
+    return corpus
+
+
+def install(context: Context, index_url: str, label: str) -> Sample:
+    """One timed install of the corpus into a fresh venv, with the upstream requests it caused."""
+    venv = context.workdir / "venvs" / label.replace(" ", "-")
+    if venv.exists():
+        shutil.rmtree(venv)
+    python = make_venv(context.uv, venv, context.environ)
+    before = context.upstream.requests_served()
+    seconds = timed_install(
+        context.uv,
+        python,
+        context.requirements,
+        index_url,
+        context.environ,
+        len(context.corpus.files),
+    )
+    return Sample(seconds, context.upstream.requests_served() - before)
+
+
+def one_run(context: Context, number: int) -> dict[str, Sample]:
+    """Direct, then a fresh Stilton proxy cold and warm."""
+    samples = {DIRECT: install(context, context.upstream.index_url, DIRECT)}
+    root = context.workdir / f"stilton-{number}"
+    with StiltonProxy(root, context.upstream.index_url, context.environ) as proxy:
+        samples[COLD] = install(context, proxy.index_url, COLD)
+        samples[WARM] = install(context, proxy.index_url, WARM)
+        context.problems += proxy.log_problems()
+    shutil.rmtree(root / "data", ignore_errors=True)
+    return samples
+
+
+def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]) -> Path:
+    """Run the scenario, print the table through ``say`` and return the JSON results path."""
+    clean = clean_environ(environ)
+    uv = find_uv(environ, options.uv)
+    workdir = Path(tempfile.mkdtemp(prefix="stilton-bench-"))
+    workdir.chmod(0o755)  # nginx's workers run as another user and must read the tree
+    try:
+        return _run(options, environ, clean, uv, workdir, say)
+    finally:
+        if options.keep_workdir:
+            say(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    options: Options,
+    environ: Mapping[str, str],
+    clean: dict[str, str],
+    uv: Uv,
+    workdir: Path,
+    say: Callable[[str], None],
+) -> Path:
+    corpus = load(options, workdir, environ, say)
+    tree = build_tree(corpus, workdir / "upstream-tree")
+    requirements = workdir / "requirements.txt"
+    requirements.write_text(corpus.requirements())
+    facts = machine_facts(uv)
+    say(" ".join(f"{key}={value}" for key, value in facts.items() if key != "uv_path"))
+    if not uv.pinned:
+        say(f"note: uv {uv.version} at {uv.path}; the pinned version is 0.13.9")
+    mb = corpus.total_bytes / 1e6
+    say(f"corpus: {len(corpus.files)} wheels, {mb:.1f} MB{' (smoke)' if options.smoke else ''}")
+    with open_upstream(options.upstream_server, tree, workdir / "upstream", clean) as upstream:
+        say(f"upstream: {upstream.label} at {upstream.index_url}")
+        context = Context(uv, clean, corpus, requirements, workdir, upstream)
+        runs = []
+        for number in range(1, options.runs + 1):
+            runs.append(one_run(context, number))
+            say(f"run {number}/{options.runs}: " + ", ".join(
+                f"{name} {sample.seconds:.3f} s" for name, sample in runs[-1].items()
+            ))
+        label = upstream.label
+    rows = _rows(runs)
+    say("")
+    say(render_table(rows))
+    for problem in context.problems:
+        say(f"stilton log: {problem}")
+    details: dict[str, Any] = {
+        "machine": facts,
+        "stilton_revision": git_revision(corpora.BENCH_DIR),
+        "upstream_server": label,
+        "corpus": {
+            "smoke": options.smoke,
+            "wheels": len(corpus.files),
+            "bytes": corpus.total_bytes,
+            "files": [file.filename for file in corpus.files],
+        },
+        "runs": options.runs,
+        "stilton_log_problems": context.problems,
+    }
+    path = write_results(options.results_dir, SCENARIO, rows, details)
+    say(f"results: {path}")
+    return path
+
+
+def _rows(runs: list[dict[str, Sample]]) -> list[Row]:
+    summaries = {name: Summary(tuple(run[name] for run in runs)) for name in (DIRECT, COLD, WARM)}
+    direct = summaries[DIRECT]
+    return [
+        Row(DIRECT, direct),
+        Row(COLD, summaries[COLD], direct),
+        Row(WARM, summaries[WARM], direct),
+    ]

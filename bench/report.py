@@ -1,0 +1,88 @@
+"""How results are shown and kept: a plain-text table for the terminal and a JSON file under
+``bench/results/`` (not committed) holding every sample and the machine facts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Summary
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the table: a named scenario, its samples, and what it is compared with."""
+
+    name: str
+    summary: Summary
+    baseline: Summary | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """Median seconds over the baseline's median seconds (below 1 is faster)."""
+        if self.baseline is None:
+            return None
+        return self.summary.median / self.baseline.median
+
+
+HEADERS = ("scenario", "runs", "median s", "min s", "upstream req", "ratio vs direct")
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    """The rows as an aligned text table; the ratio column is blank for the baseline."""
+    cells = [HEADERS]
+    for row in rows:
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
+        cells.append(
+            (
+                row.name,
+                str(len(row.summary.samples)),
+                f"{row.summary.median:.3f}",
+                f"{row.summary.minimum:.3f}",
+                f"{row.summary.median_upstream_requests:g}",
+                ratio,
+            )
+        )
+    widths = [max(len(line[column]) for line in cells) for column in range(len(HEADERS))]
+    lines = []
+    for number, line in enumerate(cells):
+        first = line[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
+        lines.append("  ".join([first, *rest]).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def row_data(row: Row) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "seconds": [sample.seconds for sample in row.summary.samples],
+        "upstream_requests": [sample.upstream_requests for sample in row.summary.samples],
+        "median_seconds": row.summary.median,
+        "min_seconds": row.summary.minimum,
+        "ratio_to_baseline": row.ratio,
+    }
+
+
+def write_results(
+    directory: Path, scenario: str, rows: Sequence[Row], facts: Mapping[str, Any]
+) -> Path:
+    """Write ``<scenario>-<UTC time>.json`` into ``directory``; returns its path."""
+    now = datetime.now(UTC)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{scenario}-{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
+    document = {
+        "scenario": scenario,
+        "finished_at": now.isoformat(),
+        **facts,
+        "rows": [row_data(row) for row in rows],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

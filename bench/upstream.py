@@ -1,0 +1,104 @@
+"""The local upstream: a static PEP 503 tree rendered from a corpus, shaped like the public index.
+
+``simple/index.html`` lists the projects; ``simple/<project>/index.html`` links each wheel as
+``../../files/<filename>#sha256=<hex>`` with ``data-requires-python`` and PEP 658/714 core
+metadata, which is served beside the wheel as ``<filename>.metadata``. Any static file server can
+serve the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import shutil
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from email.parser import BytesParser
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from bench.corpus import Corpus, CorpusError, CorpusFile
+
+API_VERSION = "1.0"  # PEP 629: the HTML form carries no field of a later version
+FILES_DIR = "files"
+SIMPLE_DIR = "simple"
+INDEX_FILE = "index.html"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeFile:
+    """A wheel as its project page links it."""
+
+    file: CorpusFile
+    metadata_sha256: str
+    requires_python: str | None
+
+
+def read_wheel_metadata(path: Path) -> bytes:
+    """The bytes of the wheel's ``*.dist-info/METADATA`` (PEP 658: served unchanged)."""
+    with zipfile.ZipFile(path) as archive:
+        candidates = [
+            name
+            for name in archive.namelist()
+            if name.count("/") == 1 and name.endswith(".dist-info/METADATA")
+        ]
+        if len(candidates) != 1:
+            raise CorpusError(f"{path.name} has {len(candidates)} top-level METADATA files")
+        return archive.read(candidates[0])
+
+
+def _requires_python(metadata: bytes) -> str | None:
+    value = BytesParser().parsebytes(metadata, headersonly=True).get("Requires-Python")
+    return str(value).strip() if value else None
+
+
+def render_project_page(project: NormalizedName, files: list[TreeFile]) -> str:
+    """A PEP 503 project page with hashes, ``data-requires-python`` and core metadata."""
+    links = []
+    for entry in sorted(files, key=lambda item: item.file.filename):
+        name = entry.file.filename
+        attributes = f' data-core-metadata="sha256={entry.metadata_sha256}"'
+        attributes += f' data-dist-info-metadata="sha256={entry.metadata_sha256}"'
+        if entry.requires_python:
+            # PEP 503: the specifier is HTML-escaped (`&gt;=3.8`).
+            attributes += f' data-requires-python="{html.escape(entry.requires_python)}"'
+        href = f"../../{FILES_DIR}/{name}#sha256={entry.file.sha256}"
+        links.append(f'    <a href="{html.escape(href)}"{attributes}>{html.escape(name)}</a><br>')
+    return _page(f"Links for {project}", links)
+
+
+def render_project_list(projects: list[NormalizedName]) -> str:
+    """The PEP 503 root page: one link per project."""
+    return _page("Simple index", [f'    <a href="{p}/">{p}</a><br>' for p in sorted(projects)])
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
+        + "\n".join(body)
+        + "\n  </body>\n</html>\n"
+    )
+
+
+def build_tree(corpus: Corpus, root: Path) -> Path:
+    """Write the static tree of ``corpus`` under ``root`` (files are copied) and return it."""
+    files_dir = root / FILES_DIR
+    files_dir.mkdir(parents=True)
+    projects: defaultdict[NormalizedName, list[TreeFile]] = defaultdict(list)
+    for file in corpus.files:
+        target = files_dir / file.filename
+        shutil.copyfile(corpus.path(file), target)
+        metadata = read_wheel_metadata(target)
+        (files_dir / f"{file.filename}.metadata").write_bytes(metadata)
+        digest = hashlib.sha256(metadata).hexdigest()
+        projects[file.project].append(TreeFile(file, digest, _requires_python(metadata)))
+    simple = root / SIMPLE_DIR
+    for project, files in projects.items():
+        (simple / project).mkdir(parents=True)
+        (simple / project / INDEX_FILE).write_text(render_project_page(project, files))
+    (simple / INDEX_FILE).write_text(render_project_list(list(projects)))
+    return root

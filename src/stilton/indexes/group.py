@@ -1,0 +1,139 @@
+"""The group index: an ordered list of member indexes, resolved per project.
+
+First owner wins unless a rule says otherwise (``core.groups``); a member that does not own a
+name is never asked about it, so private names routed or owned locally never reach an upstream.
+Files are served under the group's own URLs and opened through the member that holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from stilton.core.errors import InvalidInput, NotFound
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.groups import GroupRule, plan_for
+from stilton.core.model import (
+    DistributionFile,
+    IndexKind,
+    ProjectDetail,
+    ProjectSummary,
+    Release,
+)
+from stilton.core.names import IndexName, ProjectName
+from stilton.core.versions import version_sort_key
+from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
+from stilton.storage.catalog import IndexRecord
+
+Resolved = list[tuple[Index, ProjectView]]
+
+
+class GroupIndex:
+    def __init__(self, record: IndexRecord, members: Sequence[Index], rules: Sequence[GroupRule]):
+        self._record = record
+        self.members = list(members)
+        self.rules = tuple(rules)
+        self._by_name = {member.name: member for member in self.members}
+
+    @property
+    def record(self) -> IndexRecord:
+        return self._record
+
+    @property
+    def name(self) -> IndexName:
+        return self._record.name
+
+    @property
+    def kind(self) -> IndexKind:
+        return IndexKind.GROUP
+
+    async def list_projects(self) -> ProjectList:
+        """Every name a member knows, once (proxies list only the names they have seen)."""
+        seen: dict[ProjectName, ProjectSummary] = {}
+        serial = 0
+        for member in self.members:
+            listing = await member.list_projects()
+            serial = max(serial, listing.last_serial)
+            for project in listing.projects:
+                seen.setdefault(project.name, project)
+        return ProjectList(sorted(seen.values(), key=lambda p: p.name), serial)
+
+    async def _resolve(self, name: ProjectName) -> Resolved:
+        """The members that serve ``name``, with their pages: the first owner alone, or every
+        member that has it where a merge rule names it."""
+        plan = plan_for(name, [m.name for m in self.members], self.rules)
+        found: Resolved = []
+        for member_name in plan.members:
+            member = self._by_name[member_name]
+            view = await member.find_project(name)
+            if view is None:
+                continue
+            found.append((member, view))
+            if not plan.merge:
+                break
+        return found
+
+    async def find_project(self, name: ProjectName) -> ProjectView | None:
+        found = await self._resolve(name)
+        if not found:
+            return None
+        return ProjectView(
+            self._combine(name, found),
+            fresh_for=_shortest((view.fresh_for for _, view in found)),
+            stale=next((view.stale for _, view in found if view.stale), None),
+        )
+
+    def _combine(self, name: ProjectName, found: Resolved) -> ProjectDetail:
+        owner = found[0][1].detail
+        files: dict[str, DistributionFile] = {}
+        versions: set[str] = set()
+        releases: dict[str, Release] = {}
+        for _, view in found:
+            versions.update(view.detail.versions)
+            for version, release in view.detail.releases.items():
+                releases.setdefault(version, release)
+            for file in view.detail.files:
+                files.setdefault(file.filename, replace(file, index=self.name))
+        return replace(
+            owner,
+            index=self.name,
+            files=tuple(files.values()),
+            versions=tuple(sorted(versions, key=version_sort_key)),
+            releases=releases,
+            last_serial=max(view.detail.last_serial for _, view in found),
+        )
+
+    async def _holder(self, sha256: str, filename: str) -> Index:
+        """The member whose file the group serves under this name and digest."""
+        try:
+            project = parse_distribution_filename(filename).project
+        except InvalidInput as exc:
+            raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
+        taken: set[str] = set()
+        for member, view in await self._resolve(project):
+            for file in view.detail.files:
+                if file.filename in taken:
+                    continue
+                taken.add(file.filename)
+                if file.filename == filename and file.sha256 == sha256:
+                    return member
+        raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
+
+    async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:
+        member = await self._holder(sha256, filename)
+        return await member.open_file(sha256, filename)
+
+    async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
+        member = await self._holder(sha256, filename)
+        return await member.open_metadata(sha256, filename)
+
+    async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
+        found = await self._resolve(name)
+        if not found:
+            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
+        return await found[0][0].project_json(name, version, base_url)
+
+
+def _shortest(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None

@@ -1,0 +1,105 @@
+"""An index seen through its policy: denied projects answer 404 saying so, hidden files are
+absent from every page, file URL, metadata URL and JSON document (``core.policies``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from stilton.core.errors import InvalidInput, NotFound
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.model import IndexKind, ProjectDetail
+from stilton.core.names import IndexName, ProjectName
+from stilton.core.policies import Policy
+from stilton.core.versions import version_sort_key
+from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
+from stilton.storage.catalog import IndexRecord
+
+
+class PolicyIndex:
+    def __init__(self, inner: Index, policy: Policy) -> None:
+        self.inner = inner
+        self.policy = policy
+
+    @property
+    def record(self) -> IndexRecord:
+        return self.inner.record
+
+    @property
+    def name(self) -> IndexName:
+        return self.inner.name
+
+    @property
+    def kind(self) -> IndexKind:
+        return self.inner.kind
+
+    def _check_project(self, name: ProjectName) -> None:
+        if not self.policy.project_allowed(name):
+            raise NotFound(self.policy.deny_reason(name))
+
+    async def list_projects(self) -> ProjectList:
+        listing = await self.inner.list_projects()
+        allowed = [p for p in listing.projects if self.policy.project_allowed(p.name)]
+        return replace(listing, projects=allowed)
+
+    async def find_project(self, name: ProjectName) -> ProjectView | None:
+        self._check_project(name)
+        view = await self.inner.find_project(name)
+        if view is None:
+            return None
+        detail, matures_in = self.policy.apply(view.detail, datetime.now(UTC))
+        fresh_for = min((t for t in (view.fresh_for, matures_in) if t is not None), default=None)
+        return replace(view, detail=detail, fresh_for=fresh_for)
+
+    async def _check_file(self, sha256: str, filename: str) -> None:
+        try:
+            project = parse_distribution_filename(filename).project
+        except InvalidInput as exc:
+            raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
+        view = await self.find_project(project)
+        if view is None or not any(
+            f.filename == filename and f.sha256 == sha256 for f in view.detail.files
+        ):
+            raise NotFound(f"{filename!r} is not offered by index {self.name!r} (its policy).")
+
+    async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:
+        await self._check_file(sha256, filename)
+        return await self.inner.open_file(sha256, filename)
+
+    async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
+        await self._check_file(sha256, filename)
+        return await self.inner.open_metadata(sha256, filename)
+
+    async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
+        """The inner document, keeping only the releases and files the policy shows."""
+        view = await self.find_project(name)
+        if view is None:
+            raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
+        visible = {f.filename for f in view.detail.files}
+        chosen = version or _latest(view.detail)
+        if chosen is None or not any(f.version == chosen for f in view.detail.files):
+            raise NotFound(f"Project {name!r} has no release {version!r} offered by this index.")
+        document = json.loads(await self.inner.project_json(name, chosen, base_url))
+        document["urls"] = [f for f in document.get("urls", []) if f.get("filename") in visible]
+        if version is None:
+            everything = json.loads(await self.inner.project_json(name, None, base_url))
+            releases = {
+                v: [f for f in files if f.get("filename") in visible]
+                for v, files in everything.get("releases", {}).items()
+            }
+            document["releases"] = {v: files for v, files in releases.items() if files}
+        return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _latest(detail: ProjectDetail) -> str | None:
+    """PyPI's "latest": non-yanked first, then final releases, then the highest version."""
+
+    def rank(version: str) -> tuple[bool, bool, object]:
+        files = [f for f in detail.files if f.version == version]
+        key = version_sort_key(version)
+        prerelease = getattr(key[1], "is_prerelease", False)
+        return (not all(f.yanked for f in files), not prerelease, key)
+
+    candidates = {f.version for f in detail.files}
+    return max(candidates, key=rank) if candidates else None

@@ -1,0 +1,1 @@
+"""Tests that talk to the public index; marked ``live`` and deselected by default."""

@@ -1,0 +1,103 @@
+"""Real installers install small real packages from the public index through the default ``pypi``
+proxy of a real Stilton server, whose pages carry a sha256 and core metadata for every file.
+Deselected by default; run with ``uv run pytest -m live -p no:cacheprovider tests/live``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+from pypi_simple import ACCEPT_JSON_ONLY, PYPI_SIMPLE_ENDPOINT
+
+from tests.support.clients import Installer, Pip, UvPip, Workspace
+from tests.support.server import StiltonServer
+
+pytestmark = pytest.mark.live
+
+INDEX = "pypi"  # the default layout's proxy of the public index
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# (installer, requirement, projects it must install; each imports under its own name)
+CASES: list[tuple[Installer, str, tuple[str, ...]]] = [
+    (Pip(), "six", ("six",)),
+    (UvPip(), "idna", ("idna",)),
+    (Pip(), "requests", ("requests", "idna", "urllib3")),
+    (UvPip(), "requests", ("requests", "idna", "urllib3")),
+]
+
+
+@pytest.fixture(scope="module")
+def stilton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StiltonServer]:
+    """A server with the default layout, its ``pypi`` proxy left pointing at the public index."""
+    with StiltonServer(tmp_path_factory.mktemp("live"), default_upstream=None) as server:
+        yield server
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(trust_env=False, timeout=60.0) as http:
+        yield http
+
+
+def json_page(client: httpx.Client, url: str) -> httpx.Response:
+    """The PEP 691 JSON page at ``url``."""
+    response = client.get(url, headers={"Accept": ACCEPT_JSON_ONLY})
+    assert response.status_code == 200, (url, response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith(ACCEPT_JSON_ONLY)
+    return response
+
+
+@pytest.mark.parametrize(
+    ("installer", "requirement", "projects"),
+    CASES,
+    ids=[f"{installer.name}-{requirement}" for installer, requirement, _ in CASES],
+)
+def test_install_from_the_public_index_through_the_proxy(
+    installer: Installer,
+    requirement: str,
+    projects: tuple[str, ...],
+    stilton_server: StiltonServer,
+    client: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    index_url = stilton_server.index_url(INDEX)
+    workspace = Workspace(tmp_path)
+
+    python = installer.install(workspace, index_url, requirement)
+
+    for project in projects:
+        version = workspace.imported_version(python, project)
+        assert version in json_page(client, f"{index_url}{project}/").json()["versions"], project
+    # The proxy lists the projects it has seen: these came through it.
+    listing = json_page(client, index_url).json()
+    assert set(projects) <= {project["name"] for project in listing["projects"]}
+
+
+def test_json_page_lists_hashes_and_core_metadata(
+    stilton_server: StiltonServer, client: httpx.Client
+) -> None:
+    response = json_page(client, f"{stilton_server.index_url(INDEX)}six/")
+    page_url = str(response.url)
+    files: list[dict[str, Any]] = response.json()["files"]
+
+    assert files
+    assert all(SHA256.fullmatch(file["hashes"].get("sha256", "")) for file in files)
+    wheels = [file for file in files if file["filename"].endswith(".whl")]
+    assert wheels
+    assert all(SHA256.fullmatch(file["core-metadata"].get("sha256", "")) for file in wheels)
+    assert {urlsplit(urljoin(page_url, file["url"])).netloc for file in files} == {
+        urlsplit(stilton_server.url).netloc
+    }
+    assert urlsplit(PYPI_SIMPLE_ENDPOINT).netloc not in response.text
+    newest = wheels[-1]
+    wheel = client.get(urljoin(page_url, newest["url"]))
+    assert hashlib.sha256(wheel.content).hexdigest() == newest["hashes"]["sha256"]
+    metadata = client.get(urljoin(page_url, newest["url"]) + ".metadata")
+    assert hashlib.sha256(metadata.content).hexdigest() == newest["core-metadata"]["sha256"]
+    assert b"\nName: six\n" in metadata.content
