@@ -18,7 +18,6 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, parse_wheel_filename
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
-
 from tests.support.dists import Dist, write_wheel
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -240,9 +239,7 @@ def _fetch_missing(
             shutil.move(fetched, cache_dir / file.filename)
 
 
-def load_corpus(
-    lock_path: Path, cache_dir: Path, environ: Mapping[str, str]
-) -> tuple[Corpus, int]:
+def load_corpus(lock_path: Path, cache_dir: Path, environ: Mapping[str, str]) -> tuple[Corpus, int]:
     """The locked corpus in the cache, fetching what is missing; also how many were fetched."""
     files = parse_lock(lock_path.read_text())
     if not files:

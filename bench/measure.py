@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -22,9 +23,7 @@ PINNED_UV_VERSION = "0.13.9"
 INSTALL_TIMEOUT = 900.0  # seconds for one install
 # Settings that would let the machine's configuration reach the installer.
 SCRUBBED_PREFIXES = ("UV_", "PIP_", "STILTON_")
-SCRUBBED_NAMES = frozenset(
-    {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "CONDA_PREFIX", "NETRC", "SSL_CERT_FILE"}
-)
+SCRUBBED_NAMES = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "CONDA_PREFIX", "NETRC"})
 PROXY_NAMES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 
 
@@ -46,9 +45,13 @@ class Uv:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One timed install: seconds of wall clock, and requests the static upstream served."""
+    """One timed install: wall-clock seconds; CPU seconds of the installer, of the server it
+    talked to and of the static upstream; and the requests the upstream served."""
 
     seconds: float
+    client_cpu: float
+    server_cpu: float
+    upstream_cpu: float
     upstream_requests: int
 
 
@@ -67,8 +70,24 @@ class Summary:
         return min(sample.seconds for sample in self.samples)
 
     @property
+    def median_client_cpu(self) -> float:
+        return statistics.median(sample.client_cpu for sample in self.samples)
+
+    @property
+    def median_server_cpu(self) -> float:
+        return statistics.median(sample.server_cpu for sample in self.samples)
+
+    @property
     def median_upstream_requests(self) -> float:
         return statistics.median(sample.upstream_requests for sample in self.samples)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """What one install cost the installer: wall-clock and CPU seconds."""
+
+    seconds: float
+    cpu: float
 
 
 def clean_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -103,16 +122,49 @@ def cpu_model() -> str:
     return found.group(1).strip() if found else platform.processor() or "unknown"
 
 
-def machine_facts(uv: Uv) -> dict[str, str | int]:
-    """What the numbers depend on: cores, CPU, OS, Python and uv."""
+def machine_facts(uv: Uv) -> dict[str, str | int | float]:
+    """What the numbers depend on: cores, CPU, load, OS, Python and uv."""
     return {
         "cores": os.cpu_count() or 0,
+        "load_1min": round(os.getloadavg()[0], 2),
         "cpu": cpu_model(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "uv": uv.version,
         "uv_path": uv.path,
     }
+
+
+def _parent_pids() -> dict[int, int]:
+    """Every process's parent, read from ``/proc`` (empty where there is no ``/proc``)."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.parent.name)] = int(fields[1])
+    return parents
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by ``pid`` and its descendants, from ``/proc``;
+    0.0 where ``/proc`` is missing."""
+    children: dict[int, list[int]] = {}
+    for child, parent in _parent_pids().items():
+        children.setdefault(parent, []).append(child)
+    ticks = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # proc(5): utime, stime, cutime, cstime are fields 14-17 (11-14 after the name).
+        ticks += sum(int(value) for value in fields[11:15])
+        pending += children.get(current, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_tool(argv: Sequence[str | Path], environ: Mapping[str, str], cwd: Path) -> str:
@@ -154,9 +206,9 @@ def timed_install(
     index_url: str,
     environ: Mapping[str, str],
     expected_packages: int,
-) -> float:
-    """Seconds ``uv pip install --no-cache`` takes to install ``requirements`` from one index."""
-    argv = [
+) -> Timing:
+    """What ``uv pip install --no-cache`` of ``requirements`` from one index costs uv."""
+    argv: list[str | Path] = [
         uv.path,
         "pip",
         "install",
@@ -169,11 +221,19 @@ def timed_install(
         "-r",
         requirements,
     ]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     output = run_tool(argv, environ, requirements.parent)
     elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     # A run that installed less than the whole corpus would be fast for the wrong reason.
     found = re.search(r"Installed (\d+) package", output)
     if found is None or int(found.group(1)) != expected_packages:
         raise MeasureError(f"expected {expected_packages} packages installed:\n{output}")
-    return elapsed
+    return Timing(elapsed, cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of all children this process has waited for (the installer, once it ends)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

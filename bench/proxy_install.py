@@ -26,6 +26,7 @@ from bench.measure import (
     find_uv,
     machine_facts,
     make_venv,
+    process_tree_cpu,
     timed_install,
 )
 from bench.report import RESULTS_DIR, Row, render_table, write_results
@@ -74,8 +75,9 @@ def git_revision(cwd: Path) -> str:
     return completed.stdout.strip() or "unknown"
 
 
-def load(options: Options, workdir: Path, environ: Mapping[str, str], say: Callable[[str], None]
-         ) -> Corpus:
+def load(
+    options: Options, workdir: Path, environ: Mapping[str, str], say: Callable[[str], None]
+) -> Corpus:
     """The corpus: three tiny local wheels for a smoke run, else the locked one (cached)."""
     if options.smoke:
         return corpora.smoke_corpus(workdir / "smoke-wheels")
@@ -85,14 +87,18 @@ def load(options: Options, workdir: Path, environ: Mapping[str, str], say: Calla
     return corpus
 
 
-def install(context: Context, index_url: str, label: str) -> Sample:
-    """One timed install of the corpus into a fresh venv, with the upstream requests it caused."""
+def install(context: Context, label: str, index_url: str, server_pid: int) -> Sample:
+    """One timed install of the corpus into a fresh venv, with what it cost the server it
+    talked to (``server_pid``) and the static upstream."""
     venv = context.workdir / "venvs" / label.replace(" ", "-")
     if venv.exists():
         shutil.rmtree(venv)
     python = make_venv(context.uv, venv, context.environ)
-    before = context.upstream.requests_served()
-    seconds = timed_install(
+    upstream = context.upstream
+    requests_before = upstream.requests_served()
+    server_before = process_tree_cpu(server_pid)
+    upstream_before = process_tree_cpu(upstream.pid)
+    timing = timed_install(
         context.uv,
         python,
         context.requirements,
@@ -100,16 +106,23 @@ def install(context: Context, index_url: str, label: str) -> Sample:
         context.environ,
         len(context.corpus.files),
     )
-    return Sample(seconds, context.upstream.requests_served() - before)
+    return Sample(
+        seconds=timing.seconds,
+        client_cpu=timing.cpu,
+        server_cpu=process_tree_cpu(server_pid) - server_before,
+        upstream_cpu=process_tree_cpu(upstream.pid) - upstream_before,
+        upstream_requests=upstream.requests_served() - requests_before,
+    )
 
 
 def one_run(context: Context, number: int) -> dict[str, Sample]:
     """Direct, then a fresh Stilton proxy cold and warm."""
-    samples = {DIRECT: install(context, context.upstream.index_url, DIRECT)}
+    upstream = context.upstream
+    samples = {DIRECT: install(context, DIRECT, upstream.index_url, upstream.pid)}
     root = context.workdir / f"stilton-{number}"
-    with StiltonProxy(root, context.upstream.index_url, context.environ) as proxy:
-        samples[COLD] = install(context, proxy.index_url, COLD)
-        samples[WARM] = install(context, proxy.index_url, WARM)
+    with StiltonProxy(root, upstream.index_url, context.environ) as proxy:
+        samples[COLD] = install(context, COLD, proxy.index_url, proxy.pid)
+        samples[WARM] = install(context, WARM, proxy.index_url, proxy.pid)
         context.problems += proxy.log_problems()
     shutil.rmtree(root / "data", ignore_errors=True)
     return samples
@@ -154,9 +167,10 @@ def _run(
         runs = []
         for number in range(1, options.runs + 1):
             runs.append(one_run(context, number))
-            say(f"run {number}/{options.runs}: " + ", ".join(
-                f"{name} {sample.seconds:.3f} s" for name, sample in runs[-1].items()
-            ))
+            say(
+                f"run {number}/{options.runs}: "
+                + ", ".join(f"{name} {sample.seconds:.3f} s" for name, sample in runs[-1].items())
+            )
         label = upstream.label
     rows = _rows(runs)
     say("")

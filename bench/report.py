@@ -31,7 +31,16 @@ class Row:
         return self.summary.median / self.baseline.median
 
 
-HEADERS = ("scenario", "runs", "median s", "min s", "upstream req", "ratio vs direct")
+HEADERS = (
+    "scenario",
+    "runs",
+    "median s",
+    "min s",
+    "ratio vs direct",
+    "uv cpu s",
+    "server cpu s",
+    "upstream req",
+)
 
 
 def render_table(rows: Sequence[Row]) -> str:
@@ -45,8 +54,10 @@ def render_table(rows: Sequence[Row]) -> str:
                 str(len(row.summary.samples)),
                 f"{row.summary.median:.3f}",
                 f"{row.summary.minimum:.3f}",
-                f"{row.summary.median_upstream_requests:g}",
                 ratio,
+                f"{row.summary.median_client_cpu:.2f}",
+                f"{row.summary.median_server_cpu:.2f}",
+                f"{row.summary.median_upstream_requests:g}",
             )
         )
     widths = [max(len(line[column]) for line in cells) for column in range(len(HEADERS))]
@@ -64,6 +75,9 @@ def row_data(row: Row) -> dict[str, Any]:
     return {
         "name": row.name,
         "seconds": [sample.seconds for sample in row.summary.samples],
+        "client_cpu_seconds": [sample.client_cpu for sample in row.summary.samples],
+        "server_cpu_seconds": [sample.server_cpu for sample in row.summary.samples],
+        "upstream_cpu_seconds": [sample.upstream_cpu for sample in row.summary.samples],
         "upstream_requests": [sample.upstream_requests for sample in row.summary.samples],
         "median_seconds": row.summary.median,
         "min_seconds": row.summary.minimum,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +22,6 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
-
 from tests.support.server import HOST, StiltonServer, find_free_port
 
 READY_TIMEOUT = 30.0  # seconds for a server to answer its first request
@@ -50,6 +50,9 @@ class Upstream(Protocol):
 
     @property
     def index_url(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
 
     def requests_served(self) -> int: ...
 
@@ -80,7 +83,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-class _StaticServer:
+class _StaticServer(ABC):
     """A static file server process over ``tree``, logging one line per request to a file."""
 
     label = "static"
@@ -97,11 +100,19 @@ class _StaticServer:
     def index_url(self) -> str:
         return f"http://{HOST}:{self.port}/simple/"
 
-    def argv(self) -> Sequence[str]:
-        raise NotImplementedError
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise BenchServerError(f"{self.label} is not running")
+        return self._process.pid
 
+    @abstractmethod
+    def argv(self) -> Sequence[str]:
+        """The command that runs the server in the foreground."""
+
+    @abstractmethod
     def requests_served(self) -> int:
-        raise NotImplementedError
+        """How many requests the server has logged since it started."""
 
     def __enter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -149,9 +160,7 @@ def nginx_version(binary: str) -> str:
 class NginxUpstream(_StaticServer):
     """nginx in the foreground (``daemon off``) with its config, logs and temp dirs in workdir."""
 
-    def __init__(
-        self, binary: str, tree: Path, workdir: Path, environ: Mapping[str, str]
-    ) -> None:
+    def __init__(self, binary: str, tree: Path, workdir: Path, environ: Mapping[str, str]) -> None:
         super().__init__(tree, workdir, environ)
         self.binary = binary
         self.label = f"nginx {nginx_version(binary)}"
@@ -256,6 +265,12 @@ class StiltonProxy:
     @property
     def index_url(self) -> str:
         return self.server.index_url(PROXY_INDEX)
+
+    @property
+    def pid(self) -> int:
+        if self.server.pid is None:
+            raise BenchServerError("stilton serve is not running")
+        return self.server.pid
 
     def __enter__(self) -> Self:
         self.server.start()

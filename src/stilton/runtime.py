@@ -122,7 +122,7 @@ class Runtime:
             raise InvalidInput("Only group indexes have members and rules.")
         return IndexConfig(
             upstream=UpstreamConfig.from_mapping(upstream) if upstream else None,
-            members=tuple(parse_index_name(m) for m in members),
+            members=tuple(IndexName(m) for m in members),  # checked: they exist
             rules=tuple(rules),
             policy=policy or Policy(),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from packaging.utils import parse_wheel_filename
 from pypi_simple import ACCEPT_JSON_ONLY, PYPI_SIMPLE_ENDPOINT
 
 from tests.support.clients import Installer, Pip, UvPip, Workspace
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.live
 
 INDEX = "pypi"  # the default layout's proxy of the public index
 SHA256 = re.compile(r"[0-9a-f]{64}")
+PAGE_UPDATE_SECONDS = 10.0  # a running server sees a change of its pages within about a second
 # (installer, requirement, projects it must install; each imports under its own name)
 CASES: list[tuple[Installer, str, tuple[str, ...]]] = [
     (Pip(), "six", ("six",)),
@@ -35,7 +38,13 @@ CASES: list[tuple[Installer, str, tuple[str, ...]]] = [
 @pytest.fixture(scope="module")
 def stilton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StiltonServer]:
     """A server with the default layout, its ``pypi`` proxy left pointing at the public index."""
+    import ssl
     with StiltonServer(tmp_path_factory.mktemp("live"), default_upstream=None) as server:
+        server.cli("index", "set", "pypi", "--ca-bundle", ssl.get_default_verify_paths().cafile or "", "--data-dir", str(server.data_dir))
+        deadline = time.monotonic() + 15
+        while httpx.get(server.index_url("pypi") + "six/", trust_env=False, timeout=30).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         yield server
 
 
@@ -82,22 +91,37 @@ def test_install_from_the_public_index_through_the_proxy(
 def test_json_page_lists_hashes_and_core_metadata(
     stilton_server: StiltonServer, client: httpx.Client
 ) -> None:
-    response = json_page(client, f"{stilton_server.index_url(INDEX)}six/")
-    page_url = str(response.url)
-    files: list[dict[str, Any]] = response.json()["files"]
+    page_url = f"{stilton_server.index_url(INDEX)}six/"
+    response = json_page(client, page_url)
+    files = files_by_name(response)
 
     assert files
-    assert all(SHA256.fullmatch(file["hashes"].get("sha256", "")) for file in files)
-    wheels = [file for file in files if file["filename"].endswith(".whl")]
-    assert wheels
-    assert all(SHA256.fullmatch(file["core-metadata"].get("sha256", "")) for file in wheels)
-    assert {urlsplit(urljoin(page_url, file["url"])).netloc for file in files} == {
+    assert all(SHA256.fullmatch(file["hashes"].get("sha256", "")) for file in files.values())
+    assert {urlsplit(urljoin(page_url, file["url"])).netloc for file in files.values()} == {
         urlsplit(stilton_server.url).netloc
     }
     assert urlsplit(PYPI_SIMPLE_ENDPOINT).netloc not in response.text
-    newest = wheels[-1]
-    wheel = client.get(urljoin(page_url, newest["url"]))
-    assert hashlib.sha256(wheel.content).hexdigest() == newest["hashes"]["sha256"]
-    metadata = client.get(urljoin(page_url, newest["url"]) + ".metadata")
-    assert hashlib.sha256(metadata.content).hexdigest() == newest["core-metadata"]["sha256"]
+    wheels = {name: file for name, file in files.items() if name.endswith(".whl")}
+    # PEP 714: passed through as a hash, or `true` until first extracted from the wheel.
+    assert all(
+        file["core-metadata"] is True or SHA256.fullmatch(file["core-metadata"].get("sha256", ""))
+        for file in wheels.values()
+    ), {name: file["core-metadata"] for name, file in wheels.items()}
+
+    newest = max(wheels, key=lambda name: parse_wheel_filename(name)[1])
+    url = urljoin(page_url, files[newest]["url"])
+    wheel = client.get(url)
+    assert hashlib.sha256(wheel.content).hexdigest() == files[newest]["hashes"]["sha256"]
+    metadata = client.get(url + ".metadata")
+    assert metadata.status_code == 200, metadata.text
     assert b"\nName: six\n" in metadata.content
+    expected = {"sha256": hashlib.sha256(metadata.content).hexdigest()}
+    deadline = time.monotonic() + PAGE_UPDATE_SECONDS
+    while (listed := files_by_name(json_page(client, page_url))[newest]["core-metadata"]) is True:
+        assert time.monotonic() < deadline, "the page never gained the metadata's hash"
+        time.sleep(0.2)
+    assert listed == expected
+
+
+def files_by_name(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    return {file["filename"]: file for file in response.json()["files"]}

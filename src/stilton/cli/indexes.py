@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
+from stilton.core.policies import Policy, UnknownUploadTime, parse_cutoff, parse_file_rule
 from stilton.core.upstream import UpstreamFormat
 
 index_app = typer.Typer(help="Create, list and configure indexes.", no_args_is_help=True)
@@ -66,6 +68,17 @@ Offline = Annotated[
     bool | None,
     typer.Option("--offline/--online", help="Serve only what is cached; never ask the upstream."),
 ]
+Members = Annotated[
+    str | None, typer.Option("--members", help="A group's members in order, comma-separated.")
+]
+Rules = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule",
+        help="A group rule, repeatable: 'acme-*=only:local' routes names to one member,"
+        " 'numpy=merge' combines the members' files.",
+    ),
+]
 CacheSize = Annotated[
     int | None,
     typer.Option("--cache-max-bytes", help="Evict least-recently-used files beyond this size."),
@@ -81,9 +94,22 @@ def _upstream_values(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in converted.items() if value is not None}
 
 
-def describe_upstream(config: dict[str, Any]) -> str:
-    upstream = IndexConfig.from_mapping(config).upstream
-    return upstream.describe() if upstream else ""
+def describe(config: dict[str, Any]) -> str:
+    """A line for people: the upstream (without secrets), or the members and rules; the policy."""
+    parsed = IndexConfig.from_mapping(config)
+    parts = []
+    if parsed.upstream:
+        parts.append(parsed.upstream.describe())
+    if parsed.members:
+        parts.append(" → ".join(parsed.members))
+    parts.extend(rule.describe() for rule in parsed.rules)
+    if not parsed.policy.is_empty:
+        parts.append(f"policy: {parsed.policy.to_mapping()}")
+    return "; ".join(parts)
+
+
+def _members(raw: str | None) -> list[str]:
+    return [m.strip() for m in (raw or "").split(",") if m.strip()]
 
 
 @index_app.command("create")
@@ -103,10 +129,13 @@ def index_create(
     format: Format = None,
     offline: Offline = None,
     cache_max_bytes: CacheSize = None,
+    members: Members = None,
+    rule: Rules = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Create an index: hosted (uploads) or proxy (a cache of an upstream repository)."""
+    """Create an index: hosted (uploads), proxy (a cache of an upstream repository) or group
+    (members resolved in order; the first that has a project owns it)."""
     values = _upstream_values(
         url=upstream,
         ttl=ttl,
@@ -123,7 +152,9 @@ def index_create(
         cache_max_bytes=cache_max_bytes,
     )
     with opened(data_dir, config) as runtime:
-        record = runtime.create_index(name, kind, values or None)
+        record = runtime.create_index(
+            name, kind, values or None, _members(members), [parse_rule(r) for r in rule or ()]
+        )
         out.print(
             f"Created {record.kind} index {record.name!r}: /{record.name}/simple/", highlight=False
         )
@@ -145,10 +176,16 @@ def index_set(
     format: Format = None,
     offline: Offline = None,
     cache_max_bytes: CacheSize = None,
+    members: Members = None,
+    rule: Rules = None,
+    clear_rules: Annotated[
+        bool, typer.Option("--clear-rules", help="Drop a group's rules.")
+    ] = False,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Change a proxy index's upstream settings (a running server picks them up)."""
+    """Change a proxy's upstream settings or a group's members and rules (a running server
+    picks the change up within a second)."""
     values = _upstream_values(
         url=upstream,
         ttl=ttl,
@@ -164,10 +201,16 @@ def index_set(
         offline=offline,
         cache_max_bytes=cache_max_bytes,
     )
+    rules = [parse_rule(r) for r in rule or ()]
     with opened(data_dir, config) as runtime:
-        record = runtime.configure(name, upstream=values)
+        record = runtime.configure(
+            name,
+            upstream=values or None,
+            members=_members(members) or None,
+            rules=rules if (rules or clear_rules) else None,
+        )
         out.print(
-            f"{record.name}: {describe_upstream(record.config)}",
+            f"{record.name}: {describe(record.config)}",
             highlight=False,
         )
 
@@ -176,10 +219,65 @@ def index_set(
 def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List indexes (upstream credentials are never shown)."""
     with opened(data_dir, config) as runtime:
-        table = Table("name", "kind", "simple URL path", "upstream")
+        table = Table("name", "kind", "simple URL path", "configuration")
         for record in runtime.list_indexes():
-            upstream = ""
-            if record.kind is IndexKind.PROXY:
-                upstream = describe_upstream(record.config)
-            table.add_row(record.name, record.kind.value, f"/{record.name}/simple/", upstream)
+            table.add_row(
+                record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config)
+            )
         out.print(table)
+
+
+@index_app.command("policy")
+def index_policy(
+    name: Annotated[str, typer.Argument(help="The index whose policy to set.")],
+    allow: Annotated[
+        list[str] | None, typer.Option("--allow", help="Only these projects (name or glob).")
+    ] = None,
+    deny: Annotated[list[str] | None, typer.Option("--deny", help="Hide these projects.")] = None,
+    deny_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deny-file",
+            help="Hide files: 'project=numpy,versions=<1.20', 'yanked=true', 'platform=win*',"
+            " 'packagetype=sdist' (conditions combine).",
+        ),
+    ] = None,
+    cooldown_days: Annotated[
+        float | None,
+        typer.Option("--cooldown-days", help="Hide files uploaded less than N days ago."),
+    ] = None,
+    cooldown_exempt: Annotated[
+        list[str] | None, typer.Option("--cooldown-exempt", help="Projects the cooldown spares.")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="Hide everything uploaded after this ISO date.")
+    ] = None,
+    unknown_upload_time: Annotated[
+        UnknownUploadTime | None,
+        typer.Option("--unknown-upload-time", help="Files with no upload time: hide or show."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Start from an empty policy.")] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Set what an index offers: allow/deny lists, file rules, a release-age cooldown. Options
+    given replace those settings; the rest are kept unless --clear."""
+    with opened(data_dir, config) as runtime:
+        record = runtime.get_index_record(name)
+        current = {} if clear else IndexConfig.from_mapping(record.config).policy.to_mapping()
+        changes: dict[str, Any] = {
+            "allow_projects": allow,
+            "deny_projects": deny,
+            "deny_files": [parse_file_rule(r).to_mapping() for r in deny_file]
+            if deny_file
+            else None,
+            "cooldown_days": cooldown_days,
+            "cooldown_exempt": cooldown_exempt,
+            "cutoff": parse_cutoff(cutoff).isoformat() if cutoff else None,
+            "unknown_upload_time": unknown_upload_time.value if unknown_upload_time else None,
+        }
+        merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
+        if merged.get("cooldown_days") == 0:
+            merged.pop("cooldown_days")
+        record = runtime.configure(name, policy=Policy.from_mapping(merged))
+        out.print(f"{record.name}: {describe(record.config) or 'no policy'}", highlight=False)

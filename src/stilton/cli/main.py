@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from stilton.cli.audit import audit_app
 from stilton.cli.cache import cache_app
 from stilton.cli.common import ConfigFile, DataDir, err, guarded, settings_for
 from stilton.cli.indexes import index_app
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(index_app, name="index")
 app.add_typer(token_app, name="token")
 app.add_typer(cache_app, name="cache")
+app.add_typer(audit_app, name="audit")
 app.registered_commands += packages_app.registered_commands
 
 

@@ -61,7 +61,8 @@ def parse_rule(raw: str) -> GroupRule:
     if kind == RuleAction.MERGE.value and not member:
         return GroupRule(parse_pattern(pattern), RuleAction.MERGE)
     if kind == RuleAction.ONLY.value and member:
-        return GroupRule(parse_pattern(pattern), RuleAction.ONLY, parse_index_name(member.strip()))
+        member_name = parse_index_name(member.strip(), existing=True)
+        return GroupRule(parse_pattern(pattern), RuleAction.ONLY, member_name)
     raise InvalidInput(f"Rule {raw!r}: the action must be 'merge' or 'only:MEMBER'.")
 
 

@@ -35,13 +35,14 @@ def normalize_project_name(raw: str) -> ProjectName:
     return ProjectName(canonicalize_name(raw))
 
 
-def parse_index_name(raw: str) -> IndexName:
-    """An index name is a lowercase slug that is not one of the reserved path segments."""
+def parse_index_name(raw: str, *, existing: bool = False) -> IndexName:
+    """An index name is a lowercase slug that is not one of the reserved path segments (the
+    default layout's own ``pypi`` excepted: ``existing`` names an index that may be it)."""
     if _VALID_INDEX.fullmatch(raw) is None:
         raise InvalidInput(
             f"{raw!r} is not a valid index name: use 1-64 lowercase letters, digits, '-' or '_',"
             " starting and ending with a letter or digit."
         )
-    if raw in RESERVED_INDEX_NAMES:
+    if raw in RESERVED_INDEX_NAMES and not existing:
         raise InvalidInput(f"{raw!r} is reserved and cannot name an index.")
     return IndexName(raw)

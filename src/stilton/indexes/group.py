@@ -58,7 +58,7 @@ class GroupIndex:
                 seen.setdefault(project.name, project)
         return ProjectList(sorted(seen.values(), key=lambda p: p.name), serial)
 
-    async def _resolve(self, name: ProjectName) -> Resolved:
+    async def resolve(self, name: ProjectName) -> Resolved:
         """The members that serve ``name``, with their pages: the first owner alone, or every
         member that has it where a merge rule names it."""
         plan = plan_for(name, [m.name for m in self.members], self.rules)
@@ -74,7 +74,7 @@ class GroupIndex:
         return found
 
     async def find_project(self, name: ProjectName) -> ProjectView | None:
-        found = await self._resolve(name)
+        found = await self.resolve(name)
         if not found:
             return None
         return ProjectView(
@@ -110,7 +110,7 @@ class GroupIndex:
         except InvalidInput as exc:
             raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
         taken: set[str] = set()
-        for member, view in await self._resolve(project):
+        for member, view in await self.resolve(project):
             for file in view.detail.files:
                 if file.filename in taken:
                     continue
@@ -128,7 +128,7 @@ class GroupIndex:
         return await member.open_metadata(sha256, filename)
 
     async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
-        found = await self._resolve(name)
+        found = await self.resolve(name)
         if not found:
             raise NotFound(f"Project {name!r} is not in index {self.name!r}.")
         return await found[0][0].project_json(name, version, base_url)

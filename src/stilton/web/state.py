@@ -11,9 +11,7 @@ from starlette.requests import Request
 from stilton.core.errors import NotFound
 from stilton.core.names import IndexName
 from stilton.indexes.base import Index, Staleness, StoredBlob
-from stilton.indexes.group import GroupIndex
-from stilton.indexes.policy import PolicyIndex
-from stilton.indexes.proxy import ProxyIndex
+from stilton.indexes.closing import close_index
 from stilton.runtime import Runtime
 from stilton.web.cache import GenerationCache, Generations
 
@@ -79,17 +77,6 @@ class WebState:
     @property
     def default_index(self) -> IndexName:
         return self.runtime.settings.default_index
-
-
-async def close_index(index: Index) -> None:
-    """Close the upstream connections a proxy (or a group's proxies) holds."""
-    if isinstance(index, PolicyIndex):
-        await close_index(index.inner)
-    elif isinstance(index, GroupIndex):
-        for member in index.members:
-            await close_index(member)
-    elif isinstance(index, ProxyIndex):
-        await index.aclose()
 
 
 def state_of(request: Request) -> WebState:

@@ -1,0 +1,52 @@
+"""``stilton audit``: reports an operator asks for, e.g. dependency-confusion collisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from anyio import run
+from rich.table import Table
+
+from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.core.model import IndexKind
+from stilton.indexes.audit import Collision, find_collisions
+from stilton.indexes.closing import close_index
+
+audit_app = typer.Typer(help="Audit reports.", no_args_is_help=True)
+
+
+@audit_app.command("collisions")
+def audit_collisions(
+    group: Annotated[str | None, typer.Argument(help="One group (default: every group).")] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Names held by a hosted member that also exist upstream, and which member each group
+    serves them from. This asks the upstreams about every hosted name."""
+    with opened(data_dir, config) as runtime:
+        names = (
+            [group]
+            if group
+            else [r.name for r in runtime.list_indexes() if r.kind is IndexKind.GROUP]
+        )
+        table = Table("group", "project", "hosted in", "also upstream in", "served from", "rule")
+        found: list[Collision] = []
+        for name in names:
+            index = runtime.group(name)
+            try:
+                found.extend(run(find_collisions, index))
+            finally:
+                run(close_index, index)
+        for c in found:
+            upstream = ", ".join(c.upstream_in + tuple(f"{u} (unreachable)" for u in c.unchecked))
+            table.add_row(
+                c.group,
+                c.project,
+                ", ".join(c.hosted_in),
+                upstream,
+                c.served_from or "-",
+                c.rule or "",
+            )
+        out.print(table)
+        out.print(f"{len(found)} collision(s).", highlight=False)

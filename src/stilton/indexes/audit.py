@@ -1,0 +1,73 @@
+"""Dependency-confusion audit: names a group's hosted members hold that also exist upstream,
+and which member the group serves each of them from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stilton.core.errors import UpstreamError
+from stilton.core.groups import find_rule
+from stilton.core.names import IndexName, ProjectName
+from stilton.indexes.base import Index
+from stilton.indexes.group import GroupIndex
+from stilton.indexes.hosted import HostedIndex
+from stilton.indexes.policy import PolicyIndex
+from stilton.indexes.proxy import ProxyIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Collision:
+    group: IndexName
+    project: ProjectName
+    hosted_in: tuple[IndexName, ...]
+    upstream_in: tuple[IndexName, ...]  # proxies where the name exists (or could not be checked)
+    served_from: IndexName | None
+    rule: str | None
+    unchecked: tuple[IndexName, ...] = ()  # proxies that could not be asked
+
+
+def _unwrap(index: Index) -> Index:
+    return index.inner if isinstance(index, PolicyIndex) else index
+
+
+def _leaves(group: GroupIndex) -> list[Index]:
+    found: list[Index] = []
+    for member in group.members:
+        inner = _unwrap(member)
+        found.extend(_leaves(inner) if isinstance(inner, GroupIndex) else [inner])
+    return found
+
+
+async def find_collisions(group: GroupIndex) -> list[Collision]:
+    leaves = _leaves(group)
+    hosted = [m for m in leaves if isinstance(m, HostedIndex)]
+    proxies = [m for m in leaves if isinstance(m, ProxyIndex)]
+    owners: dict[ProjectName, list[IndexName]] = {}
+    for member in hosted:
+        for project in (await member.list_projects()).projects:
+            owners.setdefault(project.name, []).append(member.name)
+    collisions = []
+    for name, hosted_in in sorted(owners.items()):
+        upstream_in, unchecked = [], []
+        for proxy in proxies:
+            try:
+                if await proxy.find_project(name) is not None:
+                    upstream_in.append(proxy.name)
+            except UpstreamError:
+                unchecked.append(proxy.name)
+        if not upstream_in and not unchecked:
+            continue
+        resolved = await group.resolve(name)
+        rule = find_rule(group.rules, name)
+        collisions.append(
+            Collision(
+                group=group.name,
+                project=name,
+                hosted_in=tuple(hosted_in),
+                upstream_in=tuple(upstream_in),
+                served_from=resolved[0][0].name if resolved else None,
+                rule=rule.describe() if rule else None,
+                unchecked=tuple(unchecked),
+            )
+        )
+    return collisions
