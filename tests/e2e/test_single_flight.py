@@ -28,6 +28,7 @@ SLOW_SECONDS = 0.5  # the upstream's delay before each answer: the window the cl
 STREAM_THRESHOLD = 8 * 2**20  # files above this size are streamed to clients while they arrive
 LARGE = Dist("sf-large", "1.0", padding=30 * 2**20)
 SMALL = Dist("sf-small", "1.0")
+# One file of each path: verified before it is served, and streamed while it arrives.
 KEPT = (Dist("sf-kept", "1.0"), Dist("sf-kept-large", "1.0", padding=10 * 2**20))
 
 

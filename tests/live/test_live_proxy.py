@@ -38,13 +38,7 @@ CASES: list[tuple[Installer, str, tuple[str, ...]]] = [
 @pytest.fixture(scope="module")
 def stilton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StiltonServer]:
     """A server with the default layout, its ``pypi`` proxy left pointing at the public index."""
-    import ssl
     with StiltonServer(tmp_path_factory.mktemp("live"), default_upstream=None) as server:
-        server.cli("index", "set", "pypi", "--ca-bundle", ssl.get_default_verify_paths().cafile or "", "--data-dir", str(server.data_dir))
-        deadline = time.monotonic() + 15
-        while httpx.get(server.index_url("pypi") + "six/", trust_env=False, timeout=30).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
         yield server
 
 

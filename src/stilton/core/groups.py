@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from stilton.core.errors import InvalidInput
+from stilton.core.model import DistributionFile, ProjectDetail, Release
 from stilton.core.names import IndexName, ProjectName, normalize_project_name, parse_index_name
+from stilton.core.versions import version_sort_key
 
 
 class RuleAction(StrEnum):
@@ -100,3 +102,32 @@ def plan_for(name: ProjectName, members: Sequence[IndexName], rules: Sequence[Gr
         assert rule.member is not None
         return Plan((rule.member,) if rule.member in members else (), merge=False)
     return Plan(tuple(members), merge=True)
+
+
+def serving_members(plan: Plan, having: Sequence[IndexName]) -> tuple[IndexName, ...]:
+    """Of the members that have the project, those whose files the group serves."""
+    present = [member for member in plan.members if member in having]
+    return tuple(present) if plan.merge else tuple(present[:1])
+
+
+def combine(group: IndexName, details: Sequence[ProjectDetail]) -> ProjectDetail:
+    """One page from the serving members' pages, in member order: a filename present in two
+    members is served from the first; every link points at the group."""
+    owner = details[0]
+    files: dict[str, DistributionFile] = {}
+    versions: set[str] = set()
+    releases: dict[str, Release] = {}
+    for detail in details:
+        versions.update(detail.versions)
+        for version, release in detail.releases.items():
+            releases.setdefault(version, release)
+        for file in detail.files:
+            files.setdefault(file.filename, replace(file, index=group))
+    return replace(
+        owner,
+        index=group,
+        files=tuple(files.values()),
+        versions=tuple(sorted(versions, key=version_sort_key)),
+        releases=releases,
+        last_serial=max(detail.last_serial for detail in details),
+    )

@@ -8,20 +8,15 @@ Files are served under the group's own URLs and opened through the member that h
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
-from stilton.core.groups import GroupRule, plan_for
+from stilton.core.groups import GroupRule, combine, plan_for
 from stilton.core.model import (
-    DistributionFile,
     IndexKind,
-    ProjectDetail,
     ProjectSummary,
-    Release,
 )
 from stilton.core.names import IndexName, ProjectName
-from stilton.core.versions import version_sort_key
 from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
 from stilton.storage.catalog import IndexRecord
 
@@ -78,29 +73,9 @@ class GroupIndex:
         if not found:
             return None
         return ProjectView(
-            self._combine(name, found),
+            combine(self.name, [view.detail for _, view in found]),
             fresh_for=_shortest((view.fresh_for for _, view in found)),
             stale=next((view.stale for _, view in found if view.stale), None),
-        )
-
-    def _combine(self, name: ProjectName, found: Resolved) -> ProjectDetail:
-        owner = found[0][1].detail
-        files: dict[str, DistributionFile] = {}
-        versions: set[str] = set()
-        releases: dict[str, Release] = {}
-        for _, view in found:
-            versions.update(view.detail.versions)
-            for version, release in view.detail.releases.items():
-                releases.setdefault(version, release)
-            for file in view.detail.files:
-                files.setdefault(file.filename, replace(file, index=self.name))
-        return replace(
-            owner,
-            index=self.name,
-            files=tuple(files.values()),
-            versions=tuple(sorted(versions, key=version_sort_key)),
-            releases=releases,
-            last_serial=max(view.detail.last_serial for _, view in found),
         )
 
     async def _holder(self, sha256: str, filename: str) -> Index:

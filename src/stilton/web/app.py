@@ -66,6 +66,12 @@ def routes() -> list[Route]:
         Route("/simple", simple.add_slash, methods=GET_HEAD),
         Route("/simple/{project}/", simple.project_detail, methods=GET_HEAD),
         Route("/simple/{project}", simple.add_slash, methods=GET_HEAD),
+        # An index's JSON API before the default index's alias: the "pypi" proxy's own
+        # /pypi/pypi/<project>/json must not be read as the alias for a project "pypi".
+        Route("/{index}/pypi/{project}/json", jsonapi.project_json, methods=GET_HEAD),
+        Route("/{index}/pypi/{project}/json/", jsonapi.project_json, methods=GET_HEAD),
+        Route("/{index}/pypi/{project}/{version}/json", jsonapi.project_json, methods=GET_HEAD),
+        Route("/{index}/pypi/{project}/{version}/json/", jsonapi.project_json, methods=GET_HEAD),
         Route("/pypi/{project}/json", jsonapi.project_json, methods=GET_HEAD),
         Route("/pypi/{project}/json/", jsonapi.project_json, methods=GET_HEAD),
         Route("/pypi/{project}/{version}/json", jsonapi.project_json, methods=GET_HEAD),
@@ -78,10 +84,6 @@ def routes() -> list[Route]:
         Route("/{index}/+simple/", simple.project_list, methods=GET_HEAD),
         Route("/{index}/+simple/{project}/", simple.project_detail, methods=GET_HEAD),
         Route("/{index}/files/{sha256}/{filename}", files.serve_file, methods=GET_HEAD),
-        Route("/{index}/pypi/{project}/json", jsonapi.project_json, methods=GET_HEAD),
-        Route("/{index}/pypi/{project}/json/", jsonapi.project_json, methods=GET_HEAD),
-        Route("/{index}/pypi/{project}/{version}/json", jsonapi.project_json, methods=GET_HEAD),
-        Route("/{index}/pypi/{project}/{version}/json/", jsonapi.project_json, methods=GET_HEAD),
         # Uploads are accepted with or without the slash: uploaders do not follow redirects.
         Route("/{index}/", upload.upload, methods=["POST"]),
         Route("/{index}", upload.upload, methods=["POST"]),
