@@ -8,6 +8,7 @@ are reported.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from typing import Any
 from bench import corpus as corpora
 from bench.corpus import Corpus
 from bench.measure import (
+    PINNED_UV_VERSION,
     Sample,
     Summary,
     Uv,
@@ -59,6 +61,7 @@ class Context:
     requirements: Path
     workdir: Path
     upstream: Upstream
+    upstream_label: str
     problems: list[str] = field(default_factory=list)
 
 
@@ -130,12 +133,28 @@ def one_run(context: Context, number: int) -> dict[str, Sample]:
 
 def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]) -> Path:
     """Run the scenario, print the table through ``say`` and return the JSON results path."""
-    clean = clean_environ(environ)
     uv = find_uv(environ, options.uv)
     workdir = Path(tempfile.mkdtemp(prefix="stilton-bench-"))
     workdir.chmod(0o755)  # nginx's workers run as another user and must read the tree
     try:
-        return _run(options, environ, clean, uv, workdir, say)
+        corpus = load(options, workdir, environ, say)
+        facts = machine_facts(uv)
+        say(" ".join(f"{key}={value}" for key, value in facts.items() if key != "uv_path"))
+        say(f"uv: {uv.version} at {uv.path}")
+        if not uv.pinned:
+            say(f"note: the pinned uv is {PINNED_UV_VERSION}; pass --uv to use it")
+        size = f"{corpus.total_bytes / 1e6:.1f} MB{' (smoke)' if options.smoke else ''}"
+        say(f"corpus: {len(corpus.files)} wheels, {size}")
+        context, runs = measure(options, uv, corpus, clean_environ(environ), workdir, say)
+        rows = summarize(runs)
+        say("")
+        say(render_table(rows))
+        for problem in context.problems:
+            say(f"stilton log: {problem}")
+        details = {"machine": facts, **describe(options, context)}
+        path = write_results(options.results_dir, SCENARIO, rows, details)
+        say(f"results: {path}")
+        return path
     finally:
         if options.keep_workdir:
             say(f"work directory kept: {workdir}")
@@ -143,59 +162,32 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(
+def measure(
     options: Options,
-    environ: Mapping[str, str],
-    clean: dict[str, str],
     uv: Uv,
+    corpus: Corpus,
+    environ: dict[str, str],
     workdir: Path,
     say: Callable[[str], None],
-) -> Path:
-    corpus = load(options, workdir, environ, say)
+) -> tuple[Context, list[dict[str, Sample]]]:
+    """Serve the corpus as a static upstream and do ``options.runs`` runs against it."""
     tree = build_tree(corpus, workdir / "upstream-tree")
     requirements = workdir / "requirements.txt"
     requirements.write_text(corpus.requirements())
-    facts = machine_facts(uv)
-    say(" ".join(f"{key}={value}" for key, value in facts.items() if key != "uv_path"))
-    if not uv.pinned:
-        say(f"note: uv {uv.version} at {uv.path}; the pinned version is 0.13.9")
-    mb = corpus.total_bytes / 1e6
-    say(f"corpus: {len(corpus.files)} wheels, {mb:.1f} MB{' (smoke)' if options.smoke else ''}")
-    with open_upstream(options.upstream_server, tree, workdir / "upstream", clean) as upstream:
+    with open_upstream(options.upstream_server, tree, workdir / "upstream", environ) as upstream:
         say(f"upstream: {upstream.label} at {upstream.index_url}")
-        context = Context(uv, clean, corpus, requirements, workdir, upstream)
+        context = Context(uv, environ, corpus, requirements, workdir, upstream, upstream.label)
         runs = []
         for number in range(1, options.runs + 1):
-            runs.append(one_run(context, number))
-            say(
-                f"run {number}/{options.runs}: "
-                + ", ".join(f"{name} {sample.seconds:.3f} s" for name, sample in runs[-1].items())
-            )
-        label = upstream.label
-    rows = _rows(runs)
-    say("")
-    say(render_table(rows))
-    for problem in context.problems:
-        say(f"stilton log: {problem}")
-    details: dict[str, Any] = {
-        "machine": facts,
-        "stilton_revision": git_revision(corpora.BENCH_DIR),
-        "upstream_server": label,
-        "corpus": {
-            "smoke": options.smoke,
-            "wheels": len(corpus.files),
-            "bytes": corpus.total_bytes,
-            "files": [file.filename for file in corpus.files],
-        },
-        "runs": options.runs,
-        "stilton_log_problems": context.problems,
-    }
-    path = write_results(options.results_dir, SCENARIO, rows, details)
-    say(f"results: {path}")
-    return path
+            samples = one_run(context, number)
+            runs.append(samples)
+            timings = ", ".join(f"{name} {got.seconds:.3f} s" for name, got in samples.items())
+            say(f"run {number}/{options.runs}: {timings}")
+    return context, runs
 
 
-def _rows(runs: list[dict[str, Sample]]) -> list[Row]:
+def summarize(runs: list[dict[str, Sample]]) -> list[Row]:
+    """One row per scenario; the Stilton rows compared with direct."""
     summaries = {name: Summary(tuple(run[name] for run in runs)) for name in (DIRECT, COLD, WARM)}
     direct = summaries[DIRECT]
     return [
@@ -203,3 +195,21 @@ def _rows(runs: list[dict[str, Sample]]) -> list[Row]:
         Row(COLD, summaries[COLD], direct),
         Row(WARM, summaries[WARM], direct),
     ]
+
+
+def describe(options: Options, context: Context) -> dict[str, Any]:
+    """What the JSON results record besides the rows and the machine."""
+    corpus = context.corpus
+    return {
+        "stilton_revision": git_revision(corpora.BENCH_DIR),
+        "upstream_server": context.upstream_label,
+        "corpus": {
+            "smoke": options.smoke,
+            "wheels": len(corpus.files),
+            "bytes": corpus.total_bytes,
+            "files": [file.filename for file in corpus.files],
+        },
+        "runs": options.runs,
+        "load_1min_at_end": round(os.getloadavg()[0], 2),
+        "stilton_log_problems": context.problems,
+    }

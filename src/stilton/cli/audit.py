@@ -12,6 +12,7 @@ from stilton.cli.common import ConfigFile, DataDir, opened, out
 from stilton.core.model import IndexKind
 from stilton.indexes.audit import Collision, find_collisions
 from stilton.indexes.closing import close_index
+from stilton.indexes.group import GroupIndex
 
 audit_app = typer.Typer(help="Audit reports.", no_args_is_help=True)
 
@@ -31,13 +32,7 @@ def audit_collisions(
             else [r.name for r in runtime.list_indexes() if r.kind is IndexKind.GROUP]
         )
         table = Table("group", "project", "hosted in", "also upstream in", "served from", "rule")
-        found: list[Collision] = []
-        for name in names:
-            index = runtime.group(name)
-            try:
-                found.extend(run(find_collisions, index))
-            finally:
-                run(close_index, index)
+        found = run(_collisions, [runtime.group(name) for name in names])
         for c in found:
             upstream = ", ".join(c.upstream_in + tuple(f"{u} (unreachable)" for u in c.unchecked))
             table.add_row(
@@ -50,3 +45,14 @@ def audit_collisions(
             )
         out.print(table)
         out.print(f"{len(found)} collision(s).", highlight=False)
+
+
+async def _collisions(groups: list[GroupIndex]) -> list[Collision]:
+    """Every group's collisions, in one event loop (the proxies' connections belong to it)."""
+    found: list[Collision] = []
+    for group in groups:
+        try:
+            found.extend(await find_collisions(group))
+        finally:
+            await close_index(group)
+    return found

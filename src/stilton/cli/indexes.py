@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out
@@ -105,7 +106,7 @@ def describe(config: dict[str, Any]) -> str:
     parts.extend(rule.describe() for rule in parsed.rules)
     if not parsed.policy.is_empty:
         parts.append(f"policy: {parsed.policy.to_mapping()}")
-    return "; ".join(parts)
+    return escape("; ".join(parts))  # shown by Rich: brackets are text, not markup
 
 
 def _members(raw: str | None) -> list[str]:
