@@ -101,7 +101,7 @@ def test_secrets_are_never_listed(tmp_path: Path, upstream: FakeUpstream) -> Non
     )  # fmt: skip
     listing = run(tmp_path, upstream, "index", "list")
     assert "hunter2" not in listing
-    assert "with credentials" in listing
+    assert "credentials" in listing
 
 
 def test_audit_collisions(tmp_path: Path, upstream: FakeUpstream) -> None:
