@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    environ = dict(os.environ)  # noqa: TID251 -- the entry point is where the environment enters
+    environ = dict(os.environ)
     try:
         if args.command == "lock":
             files = corpus.lock_corpus(

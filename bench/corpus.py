@@ -18,6 +18,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, parse_wheel_filename
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
 from tests.support.dists import Dist, write_wheel
 
 BENCH_DIR = Path(__file__).resolve().parent

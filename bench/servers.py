@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
+
 from tests.support.server import HOST, StiltonServer, find_free_port
 
 READY_TIMEOUT = 30.0  # seconds for a server to answer its first request

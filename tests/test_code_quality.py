@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 CHECKS = {
-    "ruff": [str(BIN / "ruff"), "check", "src", "tests"],
-    "ruff-format": [str(BIN / "ruff"), "format", "--check", "src", "tests"],
+    "ruff": [str(BIN / "ruff"), "check", "src", "tests", "bench"],
+    "ruff-format": [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench"],
     "mypy": [str(BIN / "mypy")],
     "import-layers": [str(BIN / "lint-imports")],
 }

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from bench.corpus import LOCK_PATH, CorpusError, CorpusFile, parse_lock, render_lock
 from bench.servers import ServerKind, find_nginx
 

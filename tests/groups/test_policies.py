@@ -49,7 +49,7 @@ def test_cooldown_hides_recent_files(
     assert page["versions"] == ["1.0", "1.1"]
     versions = {f["filename"].removesuffix(".tar.gz").split("-")[1] for f in page["files"]}
     assert versions == {"1.0", "1.1"}
-    assert 'tool-2.0' not in client.get(f"/{index}/simple/tool/").text
+    assert "tool-2.0" not in client.get(f"/{index}/simple/tool/").text
     info = client.get(f"/{index}/pypi/tool/json").json()
     assert info["info"]["version"] == "1.1"
     assert set(info["releases"]) == {"1.0", "1.1"}
@@ -136,9 +136,7 @@ def test_deny_yanked_files(client: TestClient, runtime: Runtime, aged: FakeUpstr
 
 def test_platform_rule(client: TestClient, runtime: Runtime, upstream: FakeUpstream) -> None:
     upstream.add(Dist("native", "1.0", tag="cp311-cp311-win_amd64"), sdist=False)
-    upstream.add(
-        Dist("native", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"), sdist=False
-    )
+    upstream.add(Dist("native", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"), sdist=False)
     set_policy(client, runtime, "main", deny_files=[{"platform": "win*"}])
     files = {f["filename"] for f in document(client, "/simple/native/")["files"]}
     assert files == {"native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"}

@@ -12,14 +12,15 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stilton.core.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions (a test keeps the two in step): when the database
+# is there already, starting needs neither Alembic nor its import time.
+HEAD_REVISION = "0002"
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -50,8 +51,22 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def revision(self) -> str | None:
+        """The schema revision the database is at, or None before the first migration."""
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return None
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent; safe at every start)."""
+        if self.revision() == HEAD_REVISION:
+            return
+        # Imported here: most starts find the schema current and never need Alembic.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:

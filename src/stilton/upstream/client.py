@@ -11,7 +11,6 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -71,12 +70,15 @@ class UpstreamClient:
             return httpx.BasicAuth(self.config.username, self.config.password or "")
         return None
 
-    def _verify(self) -> ssl.SSLContext | bool:
-        if not (self.config.ca_bundle or self.config.client_cert):
-            return True
-        context = ssl.create_default_context(cafile=self.config.ca_bundle)
-        if self.config.client_cert:
-            context.load_cert_chain(self.config.client_cert, self.config.client_key)
+    def _verify(self) -> ssl.SSLContext:
+        """The system's trust store (where a corporate TLS-inspecting proxy's CA lives), or the
+        index's own CA bundle; and the client certificate, if the upstream wants one."""
+        try:
+            context = ssl.create_default_context(cafile=self.config.ca_bundle)
+            if self.config.client_cert:
+                context.load_cert_chain(self.config.client_cert, self.config.client_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamError(f"The upstream's TLS settings cannot be loaded: {exc}") from exc
         return context
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -190,14 +192,19 @@ class UpstreamClient:
                 f"The upstream answered {response.status_code} for {redact_url(url)}."
             )
 
-    @staticmethod
-    def _translate(exc: httpx.HTTPError, url: str) -> UpstreamError:
+    def _translate(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
         where = redact_url(url)
         if isinstance(exc, httpx.TimeoutException):
             return UpstreamTimeout(f"The upstream did not answer in time for {where}.")
-        reason: Any = type(exc).__name__
+        reason = f"{type(exc).__name__}: {self._redact(str(exc))}".rstrip(": ")
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             return UpstreamError(
                 f"The upstream connection broke while fetching {where} ({reason})."
             )
         return UpstreamError(f"Could not reach the upstream for {where} ({reason}).")
+
+    def _redact(self, text: str) -> str:
+        for secret in (self.config.password, self.config.token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text

@@ -23,6 +23,7 @@ from stilton.upstream.client import UpstreamClient
 
 CHUNK = 256 * 1024
 HOLD_BACK = 64 * 1024  # bytes kept from clients until the file is verified
+FINISHED_GRACE = 30.0  # seconds a finished transfer can still be joined
 
 Finisher = Callable[[SpooledFile], Awaitable[StoredBlob]]
 
@@ -45,8 +46,8 @@ class Transfer:
         self._event = asyncio.Event()
 
     @property
-    def done(self) -> bool:
-        return self._stored is not None or self._error is not None
+    def failed(self) -> bool:
+        return self._error is not None
 
     def _notify(self) -> None:
         event, self._event = self._event, asyncio.Event()
@@ -156,4 +157,14 @@ class Transfers:
             transfer.fail(UpstreamError(f"Downloading {transfer.filename!r} failed: {exc!r}"))
             raise
         finally:
-            self._running.pop(key, None)
+            # A kept file's transfer stays joinable for a while, so a request that missed the
+            # cache just before the file was kept does not start a second download; a failed
+            # one is forgotten at once, so the next request tries again.
+            if transfer.failed:
+                self._forget(key, transfer)
+            else:
+                asyncio.get_running_loop().call_later(FINISHED_GRACE, self._forget, key, transfer)
+
+    def _forget(self, key: Any, transfer: Transfer) -> None:
+        if self._running.get(key) is transfer:
+            del self._running[key]
