@@ -4,17 +4,18 @@ app and the CLI. Opening it migrates the database and creates the default layout
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from stilton.auth.tokens import TokenService
+from stilton.auth.service import AuthService
 from stilton.core.errors import InvalidInput
 from stilton.core.groups import GroupRule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
+from stilton.core.permissions import Acl
 from stilton.core.policies import Policy
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import Index
@@ -23,7 +24,7 @@ from stilton.indexes.hosted import HostedIndex
 from stilton.indexes.policy import PolicyIndex
 from stilton.indexes.proxy import ProxyIndex
 from stilton.settings import Settings
-from stilton.storage import catalog
+from stilton.storage import catalog, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.database import Database
@@ -38,7 +39,7 @@ class Runtime:
     settings: Settings
     database: Database
     blobs: BlobStore
-    tokens: TokenService
+    auth: AuthService
     transfers: Transfers = field(default_factory=Transfers)
 
     def list_indexes(self) -> list[IndexRecord]:
@@ -201,6 +202,17 @@ class Runtime:
             pending.extend(IndexConfig.from_mapping(record.config).members)
         return closure
 
+    def set_permissions(self, name: str, acl: Acl, actor: str = "cli") -> IndexRecord:
+        """Who may read, upload to and administer an index."""
+        record = self.get_index_record(name)
+        config = replace(IndexConfig.from_mapping(record.config), acl=acl)
+        with self.database.begin() as connection:
+            catalog.update_index_config(connection, record, config.to_mapping())
+            users.add_audit(
+                connection, actor, "set permissions", index=name, detail=str(acl.to_mapping())
+            )
+            return catalog.get_index(connection, name)
+
     def groups(self) -> dict[str, list[str]]:
         """Every group's members, for the page caches' generation arithmetic."""
         return {
@@ -257,4 +269,4 @@ def open_runtime(settings: Settings) -> Runtime:
     database.migrate()
     _create_default_layout(database, settings)
     blobs = LocalBlobStore(settings.blob_dir)
-    return Runtime(settings, database, blobs, TokenService(database))
+    return Runtime(settings, database, blobs, AuthService(database))

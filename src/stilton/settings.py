@@ -40,6 +40,13 @@ class Settings:
     default_upstream: str = ""
     generation_poll_interval: float = 1.0  # seconds between checks for changes by other processes
     log_level: str = "info"
+    # The initial administrator's password, used once on first start (else one is generated).
+    admin_password: str = field(default="", repr=False)
+    tls_cert: str = ""  # PEM certificate (chain): serve HTTPS
+    tls_key: str = ""
+    tls_client_ca: str = ""  # CA of client certificates: mutual TLS
+    tls_client_cert: str = ""  # "required" with a client CA
+    trusted_proxies: str = ""  # comma-separated addresses whose X-Forwarded-* headers count
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -45,7 +45,7 @@ def runtime(settings: Settings, client: TestClient) -> Iterator[Runtime]:
 
 @pytest.fixture
 def token(runtime: Runtime) -> str:
-    return runtime.tokens.create(None, "tests")[1]
+    return runtime.auth.create_token(None, "tests")[1]
 
 
 @pytest.fixture

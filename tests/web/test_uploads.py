@@ -265,7 +265,7 @@ def test_uv_gets_json_errors(client: TestClient, auth: dict[str, str]) -> None:
             basic_auth("__token__", "stl_wrong"),
             "Invalid or non-existent authentication information",
         ),
-        (basic_auth("alice", "secret"), "Username/password authentication is not supported"),
+        (basic_auth("alice", "secret-password"), "Invalid or non-existent authentication"),
         ({"Authorization": "Bearer abc"}, "Invalid or non-existent authentication information"),
         ({"Authorization": "Basic !!!"}, "Invalid or non-existent authentication information"),
     ],
@@ -280,8 +280,8 @@ def test_upload_without_valid_token_is_403(
 
 
 def test_revoked_token_is_refused(client: TestClient, runtime: Runtime) -> None:
-    token_id, token = runtime.tokens.create(None)
-    runtime.tokens.revoke(token_id)
+    token_id, token = runtime.auth.create_token(None)
+    runtime.auth.revoke_token(token_id)
     response = post(
         client,
         basic_auth("__token__", token),
@@ -294,11 +294,11 @@ def test_revoked_token_is_refused(client: TestClient, runtime: Runtime) -> None:
 
 def test_token_scoped_to_another_index(client: TestClient, runtime: Runtime) -> None:
     runtime.create_index("team", __import__("stilton.core.model").core.model.IndexKind.HOSTED)
-    _, token = runtime.tokens.create(runtime.get_index_record("team").name)
+    _, token = runtime.auth.create_token(runtime.get_index_record("team").name)
     auth = basic_auth("__token__", token)
     refused = post(client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL))
     assert refused.status_code == 403
-    assert "only to index 'team'" in refused.text
+    assert "isn't allowed to upload to index 'local'" in refused.text
     accepted = post(
         client, auth, DIST.wheel_filename, WHEEL, upload_fields(DIST, WHEEL), path="/team/"
     )

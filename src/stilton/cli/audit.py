@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 from anyio import run
-from rich.table import Table
+from rich.markup import escape
 
-from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
 from stilton.indexes.audit import Collision, find_collisions
 from stilton.indexes.closing import close_index
@@ -31,11 +31,11 @@ def audit_collisions(
             if group
             else [r.name for r in runtime.list_indexes() if r.kind is IndexKind.GROUP]
         )
-        table = Table("group", "project", "hosted in", "also upstream in", "served from", "rule")
+        grid = table("group", "project", "hosted in", "also upstream in", "served from", "rule")
         found = run(_collisions, [runtime.group(name) for name in names])
         for c in found:
             upstream = ", ".join(c.upstream_in + tuple(f"{u} (unreachable)" for u in c.unchecked))
-            table.add_row(
+            grid.add_row(
                 c.group,
                 c.project,
                 ", ".join(c.hosted_in),
@@ -43,7 +43,7 @@ def audit_collisions(
                 c.served_from or "-",
                 c.rule or "",
             )
-        out.print(table)
+        out.print(grid)
         out.print(f"{len(found)} collision(s).", highlight=False)
 
 
@@ -56,3 +56,25 @@ async def _collisions(groups: list[GroupIndex]) -> list[Collision]:
         finally:
             await close_index(group)
     return found
+
+
+@audit_app.command("log")
+def audit_log(
+    limit: Annotated[int, typer.Option("--limit", help="How many entries, newest first.")] = 50,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Uploads, deletes, yanks, permission changes and failed logins: who, when, from where."""
+    with opened(data_dir, config) as runtime:
+        grid = table("when", "who", "from", "what", "index", "project", "detail")
+        for entry in runtime.auth.audit_log(limit):
+            grid.add_row(
+                entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+                entry.actor,
+                entry.address,
+                entry.action,
+                entry.index or "",
+                entry.project or "",
+                escape(entry.detail or ""),
+            )
+        out.print(grid)

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from anyio import run
-from rich.table import Table
 
-from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
 from stilton.indexes.proxy import ProxyIndex
 from stilton.runtime import Runtime
@@ -33,12 +32,12 @@ def cache_stats(
 ) -> None:
     """Files kept by each proxy index, their total size, and the cap."""
     with opened(data_dir, config) as runtime:
-        table = Table("index", "files", "bytes", "cap")
+        grid = table("index", "files", "bytes", "cap")
         for proxy in _proxies(runtime, index):
             count, size = proxy.files.stats()
             cap = proxy.config.cache_max_bytes
-            table.add_row(proxy.name, str(count), str(size), "none" if cap is None else str(cap))
-        out.print(table)
+            grid.add_row(proxy.name, str(count), str(size), "none" if cap is None else str(cap))
+        out.print(grid)
 
 
 @cache_app.command("prune")

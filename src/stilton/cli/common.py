@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from stilton.core.errors import StiltonError
 from stilton.runtime import Runtime, open_runtime
@@ -59,3 +60,11 @@ def guarded(action: Callable[[], T]) -> T:
     except StiltonError as exc:
         fail(exc.message)
         raise  # unreachable: fail() exits
+
+
+def table(*headers: str) -> Table:
+    """A table whose cells wrap instead of being cut short on a narrow terminal."""
+    grid = Table()
+    for header in headers:
+        grid.add_column(header, overflow="fold")
+    return grid

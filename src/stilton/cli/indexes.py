@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from stilton.cli.common import ConfigFile, DataDir, opened, out
+from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
@@ -220,12 +219,12 @@ def index_set(
 def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List indexes (upstream credentials are never shown)."""
     with opened(data_dir, config) as runtime:
-        table = Table("name", "kind", "simple URL path", "configuration")
+        grid = table("name", "kind", "simple URL path", "configuration")
         for record in runtime.list_indexes():
-            table.add_row(
+            grid.add_row(
                 record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config)
             )
-        out.print(table)
+        out.print(grid)
 
 
 @index_app.command("policy")

@@ -104,3 +104,18 @@ class DigestMismatch(UpstreamError):
             f" ({expected}); got {actual}. The file was not kept; try again later or ask the"
             " upstream's operators."
         )
+
+
+class AuthenticationRequired(StiltonError):
+    """Reading needs credentials (HTTP 401 with a Basic challenge, so pip asks its keyring)."""
+
+
+class TooManyAttempts(StiltonError):
+    """Too many failed authentications from one address (HTTP 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"Too many failed authentication attempts from this address; try again in"
+            f" {retry_after} seconds."
+        )

@@ -8,6 +8,7 @@ from typing import Any
 
 from stilton.core.groups import GroupRule, rule_from_mapping
 from stilton.core.names import IndexName
+from stilton.core.permissions import Acl
 from stilton.core.policies import Policy
 from stilton.core.upstream import UpstreamConfig
 
@@ -18,6 +19,7 @@ class IndexConfig:
     members: tuple[IndexName, ...] = ()  # groups, in resolution order
     rules: tuple[GroupRule, ...] = ()  # groups
     policy: Policy = field(default_factory=Policy)
+    acl: Acl = field(default_factory=Acl)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> IndexConfig:
@@ -27,6 +29,7 @@ class IndexConfig:
             members=tuple(IndexName(m) for m in values.get("members", ())),
             rules=tuple(rule_from_mapping(r) for r in values.get("rules", ())),
             policy=Policy.from_mapping(values.get("policy") or {}),
+            acl=Acl.from_mapping(values.get("permissions")),
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -39,4 +42,6 @@ class IndexConfig:
             values["rules"] = [rule.to_mapping() for rule in self.rules]
         if not self.policy.is_empty:
             values["policy"] = self.policy.to_mapping()
+        if self.acl != Acl():
+            values["permissions"] = self.acl.to_mapping()
         return values

@@ -108,6 +108,13 @@ class ProxyFiles:
         """The running transfer of this file, or a new one."""
         key = (self.record.id, record.filename)
         running = self.transfers.find(key)
+        if (
+            running is not None
+            and running.kept is not None
+            and not self.blobs.exists(running.kept.sha256)
+        ):
+            self.transfers.forget(key, running)  # finished, but evicted since
+            running = None
         if running is not None:
             return running
         spooler = Spooler(self.blobs, record.filename, self.max_file_size)

@@ -139,6 +139,9 @@ tokens = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_used_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),  # NULL: no owner
+    Column("scopes", JSON),  # indexes, actions, projects (see core.permissions.TokenScope)
+    Column("expires_at", UTCDateTime),
 )
 
 # Every change, in order; its id is the serial of the project it touched (PyPI's journal).
@@ -222,4 +225,29 @@ cached_files = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_access", UTCDateTime, nullable=False),
     UniqueConstraint("index_id", "sha256"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(128), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("groups", JSON, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# Who did what, when, from where: uploads, deletes, yanks, permission changes, failed logins.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False, default=utcnow),
+    Column("actor", String(255), nullable=False),
+    Column("address", String(64), nullable=False, default=""),
+    Column("action", String(64), nullable=False),
+    Column("index_name", String(64)),
+    Column("project", String(255)),
+    Column("detail", Text),
 )

@@ -6,24 +6,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Row, Select, insert, select, update
 
 from stilton.core.errors import NotFound
-from stilton.storage.schema import indexes, tokens, utcnow
+from stilton.storage.schema import indexes, tokens, users, utcnow
 
 
 @dataclass(frozen=True, slots=True)
 class TokenRecord:
     id: int
-    index: str | None  # None: every index
+    index: str | None  # the one index of a token made with --index (older form of a scope)
     description: str
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    username: str | None = None  # the owner, if any
+    scopes: dict[str, Any] | None = None
+    expires_at: datetime | None = None
 
 
 def insert_token(
-    connection: Connection, token_hash: str, index_id: int | None, description: str
+    connection: Connection,
+    token_hash: str,
+    index_id: int | None,
+    description: str,
+    *,
+    user_id: int | None = None,
+    scopes: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> int:
     result = connection.execute(
         insert(tokens).values(
@@ -31,6 +41,9 @@ def insert_token(
             index_id=index_id,
             description=description,
             created_at=utcnow(),
+            user_id=user_id,
+            scopes=scopes,
+            expires_at=expires_at,
         )
     )
     assert result.inserted_primary_key is not None
@@ -38,8 +51,24 @@ def insert_token(
 
 
 def _query() -> Select[Any]:
-    return select(tokens, indexes.c.name.label("index_name")).outerjoin(
-        indexes, indexes.c.id == tokens.c.index_id
+    return (
+        select(tokens, indexes.c.name.label("index_name"), users.c.username.label("owner"))
+        .outerjoin(indexes, indexes.c.id == tokens.c.index_id)
+        .outerjoin(users, users.c.id == tokens.c.user_id)
+    )
+
+
+def _record(row: Row[Any]) -> TokenRecord:
+    return TokenRecord(
+        row.id,
+        row.index_name,
+        row.description,
+        row.created_at,
+        row.last_used_at,
+        row.revoked_at is not None,
+        row.owner,
+        dict(row.scopes) if row.scopes else None,
+        row.expires_at,
     )
 
 
@@ -47,11 +76,7 @@ def find_active_token(connection: Connection, token_hash: str) -> TokenRecord | 
     row = connection.execute(
         _query().where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
     ).first()
-    if row is None:
-        return None
-    return TokenRecord(
-        row.id, row.index_name, row.description, row.created_at, row.last_used_at, False
-    )
+    return _record(row) if row else None
 
 
 def touch_token(connection: Connection, token_id: int) -> None:
@@ -59,18 +84,7 @@ def touch_token(connection: Connection, token_id: int) -> None:
 
 
 def list_tokens(connection: Connection) -> list[TokenRecord]:
-    rows = connection.execute(_query().order_by(tokens.c.id))
-    return [
-        TokenRecord(
-            r.id,
-            r.index_name,
-            r.description,
-            r.created_at,
-            r.last_used_at,
-            r.revoked_at is not None,
-        )
-        for r in rows
-    ]
+    return [_record(row) for row in connection.execute(_query().order_by(tokens.c.id))]
 
 
 def revoke_token(connection: Connection, token_id: int) -> None:

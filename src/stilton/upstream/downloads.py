@@ -49,6 +49,11 @@ class Transfer:
     def failed(self) -> bool:
         return self._error is not None
 
+    @property
+    def kept(self) -> StoredBlob | None:
+        """The stored file, once the transfer finished and verified."""
+        return self._stored
+
     def _notify(self) -> None:
         event, self._event = self._event, asyncio.Event()
         event.set()
@@ -161,10 +166,10 @@ class Transfers:
             # cache just before the file was kept does not start a second download; a failed
             # one is forgotten at once, so the next request tries again.
             if transfer.failed:
-                self._forget(key, transfer)
+                self.forget(key, transfer)
             else:
-                asyncio.get_running_loop().call_later(FINISHED_GRACE, self._forget, key, transfer)
+                asyncio.get_running_loop().call_later(FINISHED_GRACE, self.forget, key, transfer)
 
-    def _forget(self, key: Any, transfer: Transfer) -> None:
+    def forget(self, key: Any, transfer: Transfer) -> None:
         if self._running.get(key) is transfer:
             del self._running[key]

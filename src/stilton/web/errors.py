@@ -15,9 +15,12 @@ from starlette.responses import Response
 from stilton.core import errors
 
 logger = logging.getLogger("stilton.web")
+REALM = "Stilton"
 
 STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
     (errors.InvalidInput, 400),
+    (errors.AuthenticationRequired, 401),
+    (errors.TooManyAttempts, 429),
     (errors.Unauthenticated, 403),
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),
@@ -31,7 +34,9 @@ STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
 )
 TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
+    429: "Too Many Requests",
     404: "Not Found",
     406: "Not Acceptable",
     409: "Conflict",
@@ -70,6 +75,10 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
     response = error_response(request, status, exc.message)
     if isinstance(exc, errors.RangeNotSatisfiable):
         response.headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, errors.AuthenticationRequired):
+        response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+    if isinstance(exc, errors.TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
     if status >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
     return response

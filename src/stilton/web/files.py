@@ -17,14 +17,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from stilton.core.errors import NotFound
+from stilton.core.permissions import Action
 from stilton.core.ranges import parse_range
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import FileStream, StoredBlob
 from stilton.storage.blobs import BlobStore
-from stilton.web.simple import etag_matches
+from stilton.web.auth import authorize
+from stilton.web.simple import etag_matches, visibility
 from stilton.web.state import index_of, state_of
 
-IMMUTABLE = "max-age=365000000, immutable, public"
+IMMUTABLE = "max-age=365000000, immutable"
 OCTET_STREAM = "application/octet-stream"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -66,6 +68,7 @@ async def _open(request: Request) -> StoredBlob | FileStream:
         raise NotFound("No such file: a file URL names the file's sha256.")
     state = state_of(request)
     index = await index_of(request)
+    await authorize(request, index, Action.READ)
     key = (sha256, filename, want_metadata)
     found = state.files.get(index.name, key)
     if found is not None and _still_stored(state.runtime.blobs, found):
@@ -105,7 +108,11 @@ async def serve_file(request: Request) -> Response:
     opened = await _open(request)
     blobs = state_of(request).runtime.blobs
     etag = f'"{request.path_params["sha256"]}"'
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"{IMMUTABLE}, {visibility(request)}",
+        "Accept-Ranges": "bytes",
+    }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     ranged = "range" in request.headers and _if_range_allows(request, etag)

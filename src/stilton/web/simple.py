@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from stilton.core.errors import NotFound
 from stilton.core.names import is_valid_project_name, normalize_project_name
 from stilton.core.negotiation import SimpleFormat, select_format
+from stilton.core.permissions import Action
 from stilton.core.render_simple import (
     render_project_detail_html,
     render_project_detail_json,
@@ -22,6 +23,7 @@ from stilton.core.render_simple import (
     render_project_list_json,
 )
 from stilton.indexes.base import ProjectView
+from stilton.web.auth import authorize
 from stilton.web.state import RenderedPage, index_of, state_of
 
 SERIAL_HEADER = "X-PyPI-Last-Serial"
@@ -51,7 +53,7 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
         "ETag": page.etag,
         "Vary": "Accept",
         # The visibility delay of a new upload for caching clients (pip >= 26.2, uv, poetry).
-        "Cache-Control": f"max-age={settings.page_max_age}, public",
+        "Cache-Control": f"max-age={settings.page_max_age}, {visibility(request)}",
         SERIAL_HEADER: str(page.serial),
     }
     if page.stale is not None:
@@ -66,6 +68,12 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
     return Response(page.body, 200, headers, media_type=fmt.content_type)
 
 
+def visibility(request: Request) -> str:
+    """Pages of a private index may be cached by the client only, never by a shared cache."""
+    index = request.path_params.get("index", state_of(request).default_index)
+    return "public" if state_of(request).acl(index).is_public else "private"
+
+
 def _format(request: Request) -> SimpleFormat:
     return select_format(request.headers.get("accept"), request.query_params.get("format"))
 
@@ -77,6 +85,7 @@ def _rendered(body: bytes, serial: int, view: ProjectView | None = None) -> Rend
 async def project_list(request: Request) -> Response:
     fmt = _format(request)
     state, index = state_of(request), await index_of(request)
+    await authorize(request, index, Action.READ)
     page = state.pages.get(index.name, (None, fmt.value))
     if page is None:
         generation = state.generations.current(index.name)
@@ -101,6 +110,7 @@ async def project_detail(request: Request) -> Response:
         return _redirect(request, f"{prefix}{name}/")
     fmt = _format(request)
     state, index = state_of(request), await index_of(request)
+    await authorize(request, index, Action.READ)
     page = state.pages.get(index.name, (name, fmt.value))
     if page is None:
         generation = state.generations.current(index.name)

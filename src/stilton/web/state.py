@@ -9,11 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stilton.core.errors import NotFound
+from stilton.core.index_config import IndexConfig
 from stilton.core.names import IndexName
+from stilton.core.permissions import Acl
 from stilton.indexes.base import Index, Staleness, StoredBlob
 from stilton.indexes.closing import close_index
 from stilton.runtime import Runtime
 from stilton.web.cache import GenerationCache, Generations
+from stilton.web.guard import FailureGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class BuiltIndex:
     index: Index
     generation: int
     closure: dict[str, Any]  # the configuration it was built from (see Runtime.config_closure)
+    acl: Acl
 
 
 @dataclass
@@ -38,6 +42,7 @@ class WebState:
     pages: GenerationCache[tuple[str | None, str], RenderedPage]
     files: GenerationCache[tuple[str, str, bool], StoredBlob]
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
+    guard: FailureGuard = field(default_factory=FailureGuard)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
@@ -62,8 +67,13 @@ class WebState:
             index = await run_in_threadpool(self.runtime.index, name)
             if cached is not None:
                 await close_index(cached.index)
-        self.indexes[name] = BuiltIndex(index, generation, closure)
+        acl = IndexConfig.from_mapping(index.record.config).acl
+        self.indexes[name] = BuiltIndex(index, generation, closure, acl)
         return index
+
+    def acl(self, name: str) -> Acl:
+        """The access list of an index already looked up with ``index()``."""
+        return self.indexes[name].acl
 
     async def close(self) -> None:
         for built in self.indexes.values():

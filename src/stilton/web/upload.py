@@ -8,9 +8,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from stilton.auth.tokens import parse_basic_authorization
 from stilton.core.errors import InvalidInput
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.permissions import Action
 from stilton.indexes.hosted import HostedIndex
+from stilton.web.auth import authorize, client_address
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import index_of, state_of
 
@@ -24,18 +26,33 @@ async def upload(request: Request) -> Response:
         raise InvalidInput(
             f"Index {index.name!r} is a {index.kind} index; upload to a hosted index instead."
         )
-    credentials = parse_basic_authorization(request.headers.get("authorization"))
-    # Authorize before reading the body: nobody spools bytes without a valid token.
-    token = await run_in_threadpool(state.runtime.tokens.authorize_upload, credentials, index.name)
+    # Authorize before reading the body: nobody spools bytes without the right to upload.
+    await authorize(request, index, Action.UPLOAD)
     form = await read_upload_form(
         request, state.runtime.blobs, state.runtime.settings.max_upload_size
     )
     if form.file is None:
         raise InvalidInput("Upload payload does not have a file.")
-    actor = f"token:{token.id}"
-    outcome = await run_in_threadpool(index.upload, form.file, form.fields, actor)
+    try:
+        project = parse_distribution_filename(form.file.filename).project
+        principal = await authorize(request, index, Action.UPLOAD, project)
+    except BaseException:
+        form.file.discard()
+        raise
+    outcome = await run_in_threadpool(index.upload, form.file, form.fields, principal.label)
     state.changed()
-    logger.info("upload %s to %s by %s: %s", form.file.filename, index.name, actor, outcome)
+    await run_in_threadpool(
+        state.runtime.auth.audit,
+        principal.label,
+        "upload",
+        address=client_address(request),
+        index=index.name,
+        project=project,
+        detail=f"{form.file.filename} ({outcome})",
+    )
+    logger.info(
+        "upload %s to %s by %s: %s", form.file.filename, index.name, principal.label, outcome
+    )
     return PlainTextResponse("")
 
 

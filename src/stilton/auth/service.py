@@ -1,0 +1,278 @@
+"""Users, API tokens and the audit log: the one service layer the CLI and the admin API share.
+
+Passwords are hashed with argon2id; tokens are 256 random bits, so only their sha256 is kept.
+A successful check is remembered briefly (keyed by a hash of the credentials), because
+installers send credentials with every request and argon2 is slow on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from stilton.auth.credentials import TOKEN_PREFIX, Credentials
+from stilton.core.errors import InvalidInput, PermissionDenied, Unauthenticated
+from stilton.core.names import IndexName
+from stilton.core.permissions import Action, Principal, TokenScope
+from stilton.storage import users as user_store
+from stilton.storage.catalog import get_index
+from stilton.storage.database import Database
+from stilton.storage.tokens import (
+    TokenRecord,
+    find_active_token,
+    insert_token,
+    list_tokens,
+    revoke_token,
+    touch_token,
+)
+from stilton.storage.users import AuditEntry, UserRecord
+
+INVALID_AUTH = (
+    "Invalid or non-existent authentication information. Use HTTP Basic authentication with"
+    " your username and password, or username '__token__' and a token made by"
+    " 'stilton token create'."
+)
+VERIFIED_FOR = 60.0  # seconds a successful credential check is remembered
+MIN_PASSWORD = 8
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _valid_username(username: str) -> str:
+    if not username or len(username) > 128 or ":" in username or username.startswith("__"):
+        raise InvalidInput(
+            f"{username!r} is not a valid username: 1-128 characters, no ':', not starting"
+            " with '__'."
+        )
+    return username
+
+
+def _valid_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"Passwords have at least {MIN_PASSWORD} characters.")
+    return password
+
+
+def scope_of(record: TokenRecord) -> TokenScope:
+    scopes = record.scopes or {}
+    indexes = scopes.get("indexes")
+    if indexes is None and record.index is not None:
+        indexes = [record.index]
+    return TokenScope(
+        indexes=tuple(IndexName(i) for i in indexes) if indexes is not None else None,
+        actions=tuple(Action(a) for a in scopes.get("actions", ("read", "upload"))),
+        projects=tuple(scopes["projects"]) if scopes.get("projects") else None,
+        expires_at=record.expires_at,
+    )
+
+
+class AuthService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.hasher = PasswordHasher()
+        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._dummy_hash: str | None = None
+
+    # -- users -----------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        is_admin: bool = False,
+        groups: list[str] | None = None,
+    ) -> UserRecord:
+        hashed = self.hasher.hash(_valid_password(password))
+        with self.database.begin() as connection:
+            user = user_store.insert_user(
+                connection, _valid_username(username), hashed, is_admin, groups or []
+            )
+            user_store.add_audit(connection, "cli", "add user", detail=username)
+        return user
+
+    def set_password(self, username: str, password: str) -> None:
+        hashed = self.hasher.hash(_valid_password(password))
+        with self.database.begin() as connection:
+            user_store.update_user(connection, username, password_hash=hashed)
+            user_store.add_audit(connection, "cli", "change password", detail=username)
+        self._verified.clear()
+
+    def set_user(
+        self, username: str, *, is_admin: bool | None = None, groups: list[str] | None = None
+    ) -> None:
+        values: dict[str, Any] = {}
+        if is_admin is not None:
+            values["is_admin"] = is_admin
+        if groups is not None:
+            values["groups"] = groups
+        with self.database.begin() as connection:
+            user_store.update_user(connection, username, **values)
+            user_store.add_audit(connection, "cli", "change user", detail=f"{username}: {values}")
+        self._verified.clear()
+
+    def list_users(self) -> list[UserRecord]:
+        with self.database.connect() as connection:
+            return user_store.list_users(connection)
+
+    def remove_user(self, username: str) -> None:
+        with self.database.begin() as connection:
+            user = user_store.get_user(connection, username)
+            if user.is_admin and user_store.count_admins(connection) == 1:
+                raise InvalidInput(f"{username!r} is the last administrator; make another first.")
+            user_store.delete_user(connection, username)
+            user_store.add_audit(connection, "cli", "remove user", detail=username)
+        self._verified.clear()
+
+    def ensure_admin(self, password: str | None) -> str | None:
+        """On first start: an ``admin`` user, with the given password or a generated one
+        (returned, to be shown once). None when there is an administrator already."""
+        with self.database.connect() as connection:
+            if user_store.count_admins(connection):
+                return None
+        generated = password or secrets.token_urlsafe(18)
+        self.add_user("admin", generated, is_admin=True)
+        return None if password else generated
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        index: IndexName | None,
+        description: str = "",
+        *,
+        user: str | None = None,
+        indexes: list[str] | None = None,
+        actions: list[Action] | None = None,
+        projects: list[str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[int, str]:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        scopes: dict[str, Any] = {
+            "actions": [a.value for a in actions or (Action.READ, Action.UPLOAD)]
+        }
+        if indexes:
+            scopes["indexes"] = indexes
+        if projects:
+            scopes["projects"] = projects
+        with self.database.begin() as connection:
+            index_id = get_index(connection, index).id if index else None
+            for name in indexes or ():
+                get_index(connection, name)
+            user_id = user_store.get_user(connection, user).id if user else None
+            token_id = insert_token(
+                connection,
+                hash_token(token),
+                index_id,
+                description,
+                user_id=user_id,
+                scopes=scopes,
+                expires_at=expires_at,
+            )
+            user_store.add_audit(connection, "cli", "create token", detail=f"token:{token_id}")
+        return token_id, token
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self.database.connect() as connection:
+            return list_tokens(connection)
+
+    def revoke_token(self, token_id: int) -> None:
+        with self.database.begin() as connection:
+            revoke_token(connection, token_id)
+            user_store.add_audit(connection, "cli", "revoke token", detail=f"token:{token_id}")
+        self._verified.clear()
+
+    # -- authentication --------------------------------------------------------------------
+
+    def authenticate(self, credentials: Credentials) -> Principal:
+        """The principal the credentials name; Unauthenticated if they name nobody."""
+        key = hashlib.sha256(f"{credentials.username}\0{credentials.password}".encode()).hexdigest()
+        remembered = self._verified.get(key)
+        if remembered is not None and remembered[0] > time.monotonic():
+            principal = remembered[1]
+        else:
+            principal = self._check(credentials)
+            self._verified[key] = (time.monotonic() + VERIFIED_FOR, principal)
+        if principal.scope is not None and principal.scope.expired(datetime.now(UTC)):
+            raise Unauthenticated(
+                "This token has expired; make a new one with 'stilton token create'."
+            )
+        return principal
+
+    def _check(self, credentials: Credentials) -> Principal:
+        if credentials.is_token:
+            return self._check_token(credentials)
+        with self.database.connect() as connection:
+            user = user_store.find_user(connection, credentials.username)
+        if user is None:
+            self._spend_like_a_check(credentials.password)  # no hint that the name is unknown
+            raise Unauthenticated(INVALID_AUTH)
+        try:
+            self.hasher.verify(user.password_hash, credentials.password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            raise Unauthenticated(INVALID_AUTH) from None
+        return Principal(username=user.username, groups=user.groups, is_admin=user.is_admin)
+
+    def _spend_like_a_check(self, password: str) -> None:
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+            self.hasher.verify(self._dummy_hash, password)
+
+    def _check_token(self, credentials: Credentials) -> Principal:
+        with self.database.begin() as connection:
+            record = find_active_token(connection, hash_token(credentials.password))
+            if record is None:
+                raise Unauthenticated(INVALID_AUTH)
+            touch_token(connection, record.id)
+            owner = user_store.find_user(connection, record.username) if record.username else None
+        if owner is None and record.username is not None:
+            raise Unauthenticated(INVALID_AUTH)
+        return Principal(
+            username=owner.username if owner else None,
+            groups=owner.groups if owner else (),
+            is_admin=owner.is_admin if owner else False,
+            token_id=record.id,
+            scope=scope_of(record),
+        )
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        address: str = "",
+        index: str | None = None,
+        project: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self.database.begin() as connection:
+            user_store.add_audit(
+                connection,
+                actor,
+                action,
+                address=address,
+                index=index,
+                project=project,
+                detail=detail,
+            )
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        with self.database.connect() as connection:
+            return user_store.list_audit(connection, limit)
+
+
+def require(allowed: bool, principal: Principal, what: str) -> None:
+    if not allowed:
+        raise PermissionDenied(f"{principal.label} may not {what}.")

@@ -1,0 +1,84 @@
+"""Who a request is and whether it may do what it asks, for every route that reads or writes an
+index. Reading a public index never needs credentials; a private index answers 401 with a Basic
+challenge (pip's keyring flow needs it) and 403 to someone known but not allowed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from stilton.auth.credentials import parse_basic_authorization
+from stilton.core.errors import AuthenticationRequired, PermissionDenied, Unauthenticated
+from stilton.core.names import ProjectName
+from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
+from stilton.indexes.base import Index
+from stilton.web.state import state_of
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def principal_of(request: Request) -> Principal:
+    """The principal the request's credentials name (anonymous without any); bad credentials
+    raise Unauthenticated, after the brute-force guard's delay."""
+    cached = request.scope.get("stilton.principal")
+    if isinstance(cached, Principal):
+        return cached
+    credentials = parse_basic_authorization(request.headers.get("authorization"))
+    if credentials is None:
+        return ANONYMOUS_PRINCIPAL
+    state = state_of(request)
+    address = client_address(request)
+    state.guard.check(address)
+    try:
+        principal = await run_in_threadpool(state.runtime.auth.authenticate, credentials)
+    except Unauthenticated:
+        delay = state.guard.failed(address)
+        await run_in_threadpool(
+            state.runtime.auth.audit,
+            f"user:{credentials.username}" if not credentials.is_token else "token:?",
+            "failed login",
+            address=address,
+            detail=request.url.path,
+        )
+        if delay:
+            await asyncio.sleep(delay)
+        raise
+    state.guard.succeeded(address)
+    request.scope["stilton.principal"] = principal
+    return principal
+
+
+async def authorize(
+    request: Request, index: Index, action: Action, project: ProjectName | None = None
+) -> Principal:
+    state = state_of(request)
+    acl = state.acl(index.name)
+    if action is Action.READ and acl.is_public:
+        return ANONYMOUS_PRINCIPAL  # the hot path: nothing to check
+    try:
+        principal = await principal_of(request)
+    except Unauthenticated:
+        if action is Action.UPLOAD:
+            raise
+        raise AuthenticationRequired(
+            f"Index {index.name!r} needs valid credentials: a username and password, or"
+            " '__token__' and a token."
+        ) from None
+    if allowed(principal, action, index.name, acl, project):
+        return principal
+    if principal.anonymous and action is not Action.UPLOAD:
+        raise AuthenticationRequired(f"Index {index.name!r} is private; log in to read it.")
+    if principal.anonymous:
+        raise Unauthenticated(
+            "Invalid or non-existent authentication information. Upload with HTTP Basic"
+            " authentication: your username and password, or '__token__' and a token."
+        )
+    verb = {Action.READ: "read", Action.UPLOAD: "upload to", Action.ADMIN: "administer"}[action]
+    target = f"project {project!r} in " if project else ""
+    raise PermissionDenied(
+        f"{principal.label} isn't allowed to {verb} {target}index {index.name!r}."
+    )
