@@ -12,6 +12,7 @@ from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
+from stilton.core.permissions import AUTHENTICATED, Acl, parse_principals
 from stilton.core.policies import Policy, UnknownUploadTime, parse_cutoff, parse_file_rule
 from stilton.core.upstream import UpstreamFormat
 
@@ -281,3 +282,41 @@ def index_policy(
             merged.pop("cooldown_days")
         record = runtime.configure(name, policy=Policy.from_mapping(merged))
         out.print(f"{record.name}: {describe(record.config) or 'no policy'}", highlight=False)
+
+
+@index_app.command("permissions")
+def index_permissions(
+    name: Annotated[str, typer.Argument(help="The index.")],
+    read: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--read",
+            help="Who may read: anonymous, authenticated, user:NAME, group:NAME (repeatable;"
+            " replaces the list).",
+        ),
+    ] = None,
+    upload: Annotated[list[str] | None, typer.Option("--upload", help="Who may upload.")] = None,
+    admin: Annotated[list[str] | None, typer.Option("--admin", help="Who may administer.")] = None,
+    private: Annotated[
+        bool, typer.Option("--private", help="Shorthand for --read authenticated.")
+    ] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Show or set who may read, upload to and administer an index (administrators always may)."""
+    with opened(data_dir, config) as runtime:
+        record = runtime.get_index_record(name)
+        acl = IndexConfig.from_mapping(record.config).acl
+        if private:
+            read = [*(read or []), AUTHENTICATED]
+        if read is not None or upload is not None or admin is not None:
+            acl = Acl(
+                read=parse_principals(read) if read is not None else acl.read,
+                upload=parse_principals(upload) if upload is not None else acl.upload,
+                admin=parse_principals(admin) if admin is not None else acl.admin,
+            )
+            runtime.set_permissions(name, acl)
+        for action, principals in acl.to_mapping().items():
+            out.print(
+                f"{action}: {', '.join(principals) or '(administrators only)'}", highlight=False
+            )
