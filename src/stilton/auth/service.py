@@ -91,20 +91,26 @@ class AuthService:
         *,
         is_admin: bool = False,
         groups: list[str] | None = None,
+        actor: str = "cli",
+        address: str = "",
     ) -> UserRecord:
         hashed = self.hasher.hash(_valid_password(password))
         with self.database.begin() as connection:
             user = user_store.insert_user(
                 connection, _valid_username(username), hashed, is_admin, groups or []
             )
-            user_store.add_audit(connection, "cli", "add user", detail=username)
+            user_store.add_audit(connection, actor, "add user", address=address, detail=username)
         return user
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(
+        self, username: str, password: str, *, actor: str = "cli", address: str = ""
+    ) -> None:
         hashed = self.hasher.hash(_valid_password(password))
         with self.database.begin() as connection:
             user_store.update_user(connection, username, password_hash=hashed)
-            user_store.add_audit(connection, "cli", "change password", detail=username)
+            user_store.add_audit(
+                connection, actor, "change password", address=address, detail=username
+            )
         self._verified.clear()
 
     def set_user(
@@ -124,13 +130,13 @@ class AuthService:
         with self.database.connect() as connection:
             return user_store.list_users(connection)
 
-    def remove_user(self, username: str) -> None:
+    def remove_user(self, username: str, *, actor: str = "cli", address: str = "") -> None:
         with self.database.begin() as connection:
             user = user_store.get_user(connection, username)
             if user.is_admin and user_store.count_admins(connection) == 1:
                 raise InvalidInput(f"{username!r} is the last administrator; make another first.")
             user_store.delete_user(connection, username)
-            user_store.add_audit(connection, "cli", "remove user", detail=username)
+            user_store.add_audit(connection, actor, "remove user", address=address, detail=username)
         self._verified.clear()
 
     def ensure_admin(self, password: str | None) -> str | None:
@@ -155,6 +161,8 @@ class AuthService:
         actions: list[Action] | None = None,
         projects: list[str] | None = None,
         expires_at: datetime | None = None,
+        actor: str = "cli",
+        address: str = "",
     ) -> tuple[int, str]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         scopes: dict[str, Any] = {
@@ -178,17 +186,21 @@ class AuthService:
                 scopes=scopes,
                 expires_at=expires_at,
             )
-            user_store.add_audit(connection, "cli", "create token", detail=f"token:{token_id}")
+            user_store.add_audit(
+                connection, actor, "create token", address=address, detail=f"token:{token_id}"
+            )
         return token_id, token
 
     def list_tokens(self) -> list[TokenRecord]:
         with self.database.connect() as connection:
             return list_tokens(connection)
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int, *, actor: str = "cli", address: str = "") -> None:
         with self.database.begin() as connection:
             revoke_token(connection, token_id)
-            user_store.add_audit(connection, "cli", "revoke token", detail=f"token:{token_id}")
+            user_store.add_audit(
+                connection, actor, "revoke token", address=address, detail=f"token:{token_id}"
+            )
         self._verified.clear()
 
     # -- authentication --------------------------------------------------------------------

@@ -100,7 +100,11 @@ class HostedIndex:
     # -- adding files ----------------------------------------------------------------------
 
     def upload(
-        self, spooled: SpooledFile, fields: Mapping[str, Sequence[str]], actor: str
+        self,
+        spooled: SpooledFile,
+        fields: Mapping[str, Sequence[str]],
+        actor: str,
+        address: str = "",
     ) -> UploadOutcome:
         """The legacy upload API: check the form and the file, then store it."""
         try:
@@ -113,7 +117,7 @@ class HostedIndex:
         except BaseException:
             spooled.discard()
             raise
-        return self.store_file(checked, actor)
+        return self.store_file(checked, actor, address=address)
 
     def import_file(self, path: Path, actor: str) -> UploadOutcome:
         """``stilton import``: a distribution file on disk, checked like an upload."""
@@ -126,7 +130,12 @@ class HostedIndex:
         return self.store_file(checked, actor, one_sdist_per_release=False)
 
     def store_file(
-        self, checked: CheckedUpload, actor: str, *, one_sdist_per_release: bool = True
+        self,
+        checked: CheckedUpload,
+        actor: str,
+        *,
+        one_sdist_per_release: bool = True,
+        address: str = "",
     ) -> UploadOutcome:
         """Blobs first (fsynced, in place), then one transaction for the rows."""
         spooled = checked.spooled
@@ -148,7 +157,7 @@ class HostedIndex:
             with self.database.begin() as connection:
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     return UploadOutcome.UNCHANGED
-                self._insert(connection, checked, (metadata_sha256, metadata_size), actor)
+                self._insert(connection, checked, (metadata_sha256, metadata_size), actor, address)
         except IntegrityError:
             # A concurrent upload of the same filename won the race; judge against it.
             with self.database.connect() as connection:
@@ -187,6 +196,7 @@ class HostedIndex:
         checked: CheckedUpload,
         metadata: tuple[str | None, int | None],
         actor: str,
+        address: str,
     ) -> None:
         dist, spooled = checked.dist, checked.spooled
         metadata_sha256, metadata_size = metadata
@@ -225,6 +235,7 @@ class HostedIndex:
             version=checked.version,
             filename=dist.filename,
             actor=actor,
+            address=address,
         )
 
     # -- changing files --------------------------------------------------------------------
@@ -238,6 +249,7 @@ class HostedIndex:
         yanked: bool,
         reason: str | None = None,
         actor: str = "",
+        address: str = "",
     ) -> list[str]:
         """PEP 592: yank (or unyank) one file, or every file of a release. Returns filenames."""
         name = normalize_project_name(project)
@@ -260,11 +272,17 @@ class HostedIndex:
                 filename=filename,
                 actor=actor,
                 detail=reason,
+                address=address,
             )
         return [row.filename for row in rows]
 
     def delete(
-        self, project: str, version: str | None, filename: str | None, actor: str = ""
+        self,
+        project: str,
+        version: str | None,
+        filename: str | None,
+        actor: str = "",
+        address: str = "",
     ) -> list[str]:
         """Delete one file, a release or (with neither) every file of a project."""
         name = normalize_project_name(project)
@@ -279,6 +297,7 @@ class HostedIndex:
                 version=version,
                 filename=filename,
                 actor=actor,
+                address=address,
             )
         return [row.filename for row in rows]
 

@@ -27,7 +27,16 @@ from stilton.core.model import (
 )
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.versions import version_sort_key
-from stilton.storage.schema import files, indexes, journal, meta, projects, releases, utcnow
+from stilton.storage.schema import (
+    audit_log,
+    files,
+    indexes,
+    journal,
+    meta,
+    projects,
+    releases,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +137,10 @@ def record_change(
     filename: str | None = None,
     actor: str = "",
     detail: str | None = None,
+    address: str = "",
 ) -> int:
-    """Journal a change, set the project's serial to it, and bump the index generation."""
+    """Journal a change, set the project's serial to it, bump the index generation, and put it
+    in the audit log (who, when, from where)."""
     serial = connection.execute(
         insert(journal).values(
             index_id=index.id,
@@ -148,8 +159,18 @@ def record_change(
         .where(and_(projects.c.index_id == index.id, projects.c.name == project))
         .values(last_serial=serial[0])
     )
+    bump_generation(connection, index)
+    what = ", ".join(x for x in (filename or version, detail) if x) or None
     connection.execute(
-        update(indexes).where(indexes.c.id == index.id).values(generation=indexes.c.generation + 1)
+        insert(audit_log).values(
+            at=utcnow(),
+            actor=actor or "unknown",
+            address=address,
+            action=action,
+            index_name=index.name,
+            project=project,
+            detail=what,
+        )
     )
     return int(serial[0])
 

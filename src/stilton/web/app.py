@@ -16,12 +16,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from stilton.core.errors import StiltonError
 from stilton.runtime import open_runtime
 from stilton.settings import Settings
 from stilton.web import files, health, jsonapi, simple, upload
+from stilton.web.api import create_api
 from stilton.web.errors import handle_stilton_error, handle_unexpected_error
 from stilton.web.state import WebState, state_of
 
@@ -106,7 +107,7 @@ def create_app(settings: Settings) -> Starlette:
         runtime.close()
 
     app = Starlette(
-        routes=routes(),
+        routes=[Mount("/api", app=create_api(state)), *routes()],
         exception_handlers={StiltonError: handle_stilton_error, Exception: handle_unexpected_error},
         lifespan=lifespan,
     )

@@ -39,17 +39,10 @@ async def upload(request: Request) -> Response:
     except BaseException:
         form.file.discard()
         raise
-    outcome = await run_in_threadpool(index.upload, form.file, form.fields, principal.label)
-    state.changed()
-    await run_in_threadpool(
-        state.runtime.auth.audit,
-        principal.label,
-        "upload",
-        address=client_address(request),
-        index=index.name,
-        project=project,
-        detail=f"{form.file.filename} ({outcome})",
+    outcome = await run_in_threadpool(
+        index.upload, form.file, form.fields, principal.label, client_address(request)
     )
+    state.changed()
     logger.info(
         "upload %s to %s by %s: %s", form.file.filename, index.name, principal.label, outcome
     )
