@@ -24,6 +24,7 @@ from stilton.settings import Settings
 from stilton.web import files, health, jsonapi, simple, upload
 from stilton.web.api import create_api
 from stilton.web.errors import handle_stilton_error, handle_unexpected_error
+from stilton.web.forwarded import ForwardedHeaders, parse_trusted
 from stilton.web.state import WebState, state_of
 
 GET_HEAD = ["GET", "HEAD"]
@@ -113,6 +114,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.router.redirect_slashes = False
     app.state.stilton = state
+    if settings.trusted_proxies:
+        app.add_middleware(ForwardedHeaders, trusted=parse_trusted(settings.trusted_proxies))
     return app
 
 
