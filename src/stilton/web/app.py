@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from stilton.core.errors import StiltonError
 from stilton.runtime import open_runtime
@@ -24,6 +25,7 @@ from stilton.settings import Settings
 from stilton.web import files, health, jsonapi, simple, upload
 from stilton.web.api import create_api
 from stilton.web.errors import handle_stilton_error, handle_unexpected_error
+from stilton.web.fastpath import FastPath
 from stilton.web.forwarded import ForwardedHeaders, parse_trusted
 from stilton.web.state import WebState, state_of
 
@@ -97,7 +99,7 @@ def routes() -> list[Route]:
     ]
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> ASGIApp:
     runtime = open_runtime(settings)
     state = WebState.build(runtime)
 
@@ -114,12 +116,13 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.router.redirect_slashes = False
     app.state.stilton = state
+    served: ASGIApp = FastPath(app, state)
     if settings.trusted_proxies:
-        app.add_middleware(ForwardedHeaders, trusted=parse_trusted(settings.trusted_proxies))
-    return app
+        served = ForwardedHeaders(served, parse_trusted(settings.trusted_proxies))
+    return served
 
 
-def app_from_environ() -> Starlette:
+def app_from_environ() -> ASGIApp:
     """Granian's factory: settings come from the ``STILTON_*`` variables set by the CLI."""
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
     logging.basicConfig(

@@ -32,6 +32,10 @@ class ForwardedHeaders:
         self.app = app
         self.trusted = trusted
 
+    @property
+    def state(self) -> object:
+        return getattr(self.app, "state", None)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
         if scope["type"] == "http" and client and _trusted(client[0], self.trusted):

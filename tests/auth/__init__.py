@@ -1,0 +1,1 @@
+"""Authentication, tokens, permissions, the brute-force guard and the audit log."""

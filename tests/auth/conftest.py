@@ -1,0 +1,154 @@
+"""Auth tests run the real ASGI app (real SQLite, real blob store) in-process, with users, private
+indexes of every kind and a fake upstream on a loopback port; nothing reaches a real index."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from stilton.core.model import IndexKind
+from stilton.core.permissions import Acl
+from stilton.runtime import Runtime
+from stilton.settings import Settings
+from stilton.web.app import create_app
+from stilton.web.state import WebState
+from tests.support.dists import Dist, wheel_bytes
+from tests.support.upstream import FakeUpstream
+from tests.support.uploads import basic_auth, upload_fields
+
+CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
+TESTCLIENT_ADDRESS = "testclient"  # the client host Starlette's TestClient reports
+
+HOSTED, PROXY, GROUP, OTHER = "p-hosted", "p-proxy", "p-group", "p-other"
+INDEX_OF_KIND = {"hosted": HOSTED, "proxy": PROXY, "group": GROUP}
+PRIVATE = Acl(read=("group:readers", "group:uploaders"), upload=("group:uploaders",))
+
+# Users and their passwords; "admin" is a server administrator.
+PASSWORDS = {
+    "reader": "reader-password-1",
+    "uploader": "uploader-password-2",
+    "admin": "admin-password-3",
+}
+GROUPS = {"reader": ["readers"], "uploader": ["uploaders"], "admin": []}
+
+# A project already in the hosted index (so reads, yanks and deletes have a target) ...
+HOSTED_DIST = Dist("matrix-pkg", "1.0")
+HOSTED_WHEEL = wheel_bytes(HOSTED_DIST)
+HOSTED_SHA256 = hashlib.sha256(HOSTED_WHEEL).hexdigest()
+# ... and one upstream, reached through the proxy.
+UPSTREAM_DIST = Dist("upstream-pkg", "2.0")
+
+
+@dataclass
+class Server:
+    """The app under test, a client for it and the app's own runtime (the same process, so the
+    same credential cache)."""
+
+    app: Starlette
+    client: TestClient
+    upstream: FakeUpstream
+
+    @property
+    def state(self) -> WebState:
+        state = self.app.state.stilton
+        assert isinstance(state, WebState)
+        return state
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.state.runtime
+
+    def refresh(self) -> None:
+        """Make changes made through the runtime visible to the app at once."""
+        self.state.changed()
+
+    def upload(self, index: str, dist: Dist, headers: dict[str, str]) -> httpx.Response:
+        data = wheel_bytes(dist)
+        response: httpx.Response = self.client.post(
+            f"/{index}/",
+            data=upload_fields(dist, data),
+            files={"content": (dist.wheel_filename, data, "application/octet-stream")},
+            headers=headers,
+        )
+        return response
+
+    def api(self, method: str, path: str, who: str | None, **kwargs: Any) -> httpx.Response:
+        headers = login(who) if who else {}
+        response: httpx.Response = self.client.request(
+            method, f"/api{path}", headers=headers, **kwargs
+        )
+        return response
+
+
+def login(who: str) -> dict[str, str]:
+    """HTTP Basic headers of one of the users in PASSWORDS."""
+    return basic_auth(who, PASSWORDS[who])
+
+
+def token_auth(token: str) -> dict[str, str]:
+    return basic_auth("__token__", token)
+
+
+def file_path(index: str, sha256: str, filename: str) -> str:
+    return f"/{index}/files/{sha256}/{filename}"
+
+
+def make_upstream() -> FakeUpstream:
+    upstream = FakeUpstream()
+    upstream.add(UPSTREAM_DIST, sdist=False)
+    return upstream
+
+
+def build_layout(server: Server) -> None:
+    """Users reader, uploader and admin; private indexes of every kind (and a second hosted
+    one); a file in the hosted index; the proxy's page fetched once, so its file is known."""
+    runtime = server.runtime
+    for username, password in PASSWORDS.items():
+        runtime.auth.add_user(
+            username, password, is_admin=username == "admin", groups=GROUPS[username]
+        )
+    runtime.create_index(HOSTED, IndexKind.HOSTED)
+    runtime.create_index(OTHER, IndexKind.HOSTED)
+    runtime.create_index(PROXY, IndexKind.PROXY, {"url": server.upstream.simple_url})
+    runtime.create_index(GROUP, IndexKind.GROUP, members=[HOSTED, PROXY])
+    for name in (HOSTED, OTHER, PROXY, GROUP):
+        runtime.set_permissions(name, PRIVATE)
+    server.refresh()
+    assert server.upload(HOSTED, HOSTED_DIST, login("admin")).status_code == 200
+    primed = server.client.get(f"/{PROXY}/simple/{UPSTREAM_DIST.name}/", headers=login("admin"))
+    assert primed.status_code == 200, primed.text
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path) -> Iterator[Server]:
+    with make_upstream() as upstream:
+        settings = Settings.from_env(
+            {},
+            {
+                "data_dir": data_dir,
+                "max_upload_size": 2 * 2**20,
+                # The default "pypi" proxy points at a closed local port.
+                "default_upstream": CLOSED_UPSTREAM,
+            },
+        )
+        app = create_app(settings)
+        with TestClient(app) as client:
+            server = Server(app, client, upstream)
+            build_layout(server)
+            yield server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh server per test: its own users, indexes and brute-force guard."""
+    with running_server(tmp_path / "data") as running:
+        yield running
