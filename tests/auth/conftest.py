@@ -8,12 +8,12 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from stilton.core.model import IndexKind
 from stilton.core.permissions import Acl
@@ -53,13 +53,14 @@ class Server:
     """The app under test, a client for it and the app's own runtime (the same process, so the
     same credential cache)."""
 
-    app: Starlette
+    app: ASGIApp
     client: TestClient
     upstream: FakeUpstream
 
     @property
     def state(self) -> WebState:
-        state = self.app.state.stilton
+        # create_app may wrap the Starlette app; the wrapper passes its state through.
+        state = cast(Any, self.app).state.stilton
         assert isinstance(state, WebState)
         return state
 

@@ -236,7 +236,7 @@ def pip_venv(workspace: Workspace) -> Path:
 def run_pip(workspace: Workspace, index_url: str, env: dict[str, str]) -> Completed:
     # The index URL goes through the environment, so no failure message shows a password.
     return workspace.run(
-        [pip_venv(workspace), "-m", "pip", "install", "-v", "--no-cache-dir", PACKAGE.name],
+        [pip_venv(workspace), "-m", "pip", "install", "-vv", "--no-cache-dir", PACKAGE.name],
         env={"PIP_INDEX_URL": index_url, **env},
         check=False,
     )

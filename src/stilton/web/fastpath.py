@@ -13,7 +13,7 @@ from stilton.core.errors import NotAcceptable
 from stilton.core.negotiation import SimpleFormat, select_format
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.web.files import IMMUTABLE, OCTET_STREAM
-from stilton.web.simple import SERIAL_HEADER, etag_matches
+from stilton.web.simple import SERIAL_HEADER, accepts_gzip, etag_matches
 from stilton.web.state import RenderedPage, WebState
 
 _SKIP_FILE_HEADERS = (b"range", b"if-range", b"authorization")
@@ -77,7 +77,11 @@ class FastPath:
         page = self.web.pages.get(index, (project, fmt.value))
         if page is None or page.stale is not None:
             return False
-        await self._send_page(scope, send, page, fmt, headers.get(b"if-none-match"))
+        encoding = headers.get(b"accept-encoding")
+        compressed = page.gzipped is not None and accepts_gzip(
+            encoding.decode("latin-1") if encoding else None
+        )
+        await self._send_page(scope, send, page, fmt, headers.get(b"if-none-match"), compressed)
         return True
 
     async def _send_page(
@@ -87,22 +91,28 @@ class FastPath:
         page: RenderedPage,
         fmt: SimpleFormat,
         if_none_match: bytes | None,
+        compressed: bool,
     ) -> None:
+        etag = page.gzip_etag if compressed else page.etag
         raw = [
-            (b"etag", page.etag.encode()),
-            (b"vary", b"Accept"),
+            (b"etag", etag.encode()),
+            (b"vary", b"Accept, Accept-Encoding"),
             (b"cache-control", self.max_age),
             (SERIAL_HEADER.lower().encode(), str(page.serial).encode()),
         ]
-        if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"), page.etag):
+        if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"), etag):
             await send({"type": "http.response.start", "status": 304, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
             return
+        body = page.gzipped if compressed and page.gzipped is not None else page.body
         raw += [
             (b"content-type", fmt.content_type.encode()),
-            (b"content-length", str(len(page.body)).encode()),
+            (b"content-length", str(len(body)).encode()),
         ]
-        body = b"" if scope["method"] == "HEAD" else page.body
+        if compressed:
+            raw.append((b"content-encoding", b"gzip"))
+        if scope["method"] == "HEAD":
+            body = b""
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
@@ -129,7 +139,10 @@ class FastPath:
             await send({"type": "http.response.start", "status": 304, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
             return True
-        raw += [(b"content-type", OCTET_STREAM.encode()), (b"content-length", str(blob.size).encode())]
+        raw += [
+            (b"content-type", OCTET_STREAM.encode()),
+            (b"content-length", str(blob.size).encode()),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         message: Message = (
             {"type": "http.response.body", "body": b""}

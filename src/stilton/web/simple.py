@@ -7,6 +7,7 @@ ETag; ``If-None-Match`` answers 304 (DESIGN.md, "The hot path").
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 
 from starlette.requests import Request
@@ -49,9 +50,10 @@ STALE_HEADER = "X-Stilton-Stale"
 
 def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Response:
     settings = state_of(request).runtime.settings
+    compressed = page.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding"))
     headers = {
-        "ETag": page.etag,
-        "Vary": "Accept",
+        "ETag": page.gzip_etag if compressed else page.etag,
+        "Vary": "Accept, Accept-Encoding",
         # The visibility delay of a new upload for caching clients (pip >= 26.2, uv, poetry).
         "Cache-Control": f"max-age={settings.page_max_age}, {visibility(request)}",
         SERIAL_HEADER: str(page.serial),
@@ -63,8 +65,11 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
             f"reason={page.stale.reason[:200]!r}"
         )
         headers["Cache-Control"] = "no-cache"
-    if etag_matches(request.headers.get("if-none-match"), page.etag):
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+        return Response(page.gzipped, 200, headers, media_type=fmt.content_type)
     return Response(page.body, 200, headers, media_type=fmt.content_type)
 
 
@@ -78,8 +83,21 @@ def _format(request: Request) -> SimpleFormat:
     return select_format(request.headers.get("accept"), request.query_params.get("format"))
 
 
+GZIP_MIN_SIZE = 1024  # bytes; smaller pages are sent as they are
+
+
 def _rendered(body: bytes, serial: int, view: ProjectView | None = None) -> RenderedPage:
-    return RenderedPage(body, make_etag(body), serial, view.stale if view else None)
+    gzipped = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_SIZE else None
+    return RenderedPage(body, make_etag(body), serial, view.stale if view else None, gzipped)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether gzip is acceptable (RFC 9110 §12.5.3; a q of 0 refuses it)."""
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 async def project_list(request: Request) -> Response:

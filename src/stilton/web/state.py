@@ -25,6 +25,12 @@ class RenderedPage:
     etag: str
     serial: int
     stale: Staleness | None = None
+    gzipped: bytes | None = None  # the body gzip-encoded, made once, where it is worth it
+
+    @property
+    def gzip_etag(self) -> str:
+        """Each encoding is its own representation, with its own strong ETag."""
+        return self.etag[:-1] + '-gzip"'
 
 
 @dataclass(frozen=True, slots=True)
