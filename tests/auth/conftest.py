@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,8 @@ from stilton.settings import Settings
 from stilton.web.app import create_app
 from stilton.web.state import WebState
 from tests.support.dists import Dist, wheel_bytes
-from tests.support.upstream import FakeUpstream
 from tests.support.uploads import basic_auth, upload_fields
+from tests.support.upstream import FakeUpstream
 
 CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
 TESTCLIENT_ADDRESS = "testclient"  # the client host Starlette's TestClient reports
@@ -130,26 +131,46 @@ def build_layout(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[Server]:
-    with make_upstream() as upstream:
-        settings = Settings.from_env(
-            {},
-            {
-                "data_dir": data_dir,
-                "max_upload_size": 2 * 2**20,
-                # The default "pypi" proxy points at a closed local port.
-                "default_upstream": CLOSED_UPSTREAM,
-            },
-        )
-        app = create_app(settings)
-        with TestClient(app) as client:
-            server = Server(app, client, upstream)
-            build_layout(server)
-            yield server
+def running_server(data_dir: Path, upstream: FakeUpstream) -> Iterator[Server]:
+    settings = Settings.from_env(
+        {},
+        {
+            "data_dir": data_dir,
+            "max_upload_size": 2 * 2**20,
+            # The default "pypi" proxy points at a closed local port.
+            "default_upstream": CLOSED_UPSTREAM,
+        },
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield Server(app, client, upstream)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    with make_upstream() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Path:
+    """A data directory with the layout built once (argon2 is slow on purpose); each server
+    starts on a copy of it, made while no server has it open."""
+    data_dir = tmp_path_factory.mktemp("template") / "data"
+    with running_server(data_dir, upstream) as server:
+        build_layout(server)
+    return data_dir
+
+
+@contextlib.contextmanager
+def server_on_copy(template: Path, target: Path, upstream: FakeUpstream) -> Iterator[Server]:
+    shutil.copytree(template, target)
+    with running_server(target, upstream) as server:
+        yield server
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh server per test: its own users, indexes and brute-force guard."""
-    with running_server(tmp_path / "data") as running:
+def server(template: Path, tmp_path: Path, upstream: FakeUpstream) -> Iterator[Server]:
+    """A fresh server per test: its own copy of the layout, credential cache and guard."""
+    with server_on_copy(template, tmp_path / "data", upstream) as running:
         yield running

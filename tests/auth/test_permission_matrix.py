@@ -20,9 +20,10 @@ from tests.auth.conftest import (
     Server,
     file_path,
     login,
-    running_server,
+    server_on_copy,
 )
 from tests.support.dists import Dist
+from tests.support.upstream import FakeUpstream
 
 PRINCIPALS = ("anonymous", "reader", "uploader", "admin")
 
@@ -70,8 +71,12 @@ CELLS = [
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("matrix") / "data") as server:
+def matrix(
+    template: Path, tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
+) -> Iterator[Server]:
+    """One server for the whole table: every cell leaves the others' targets as they were."""
+    target = tmp_path_factory.mktemp("matrix") / "data"
+    with server_on_copy(template, target, upstream) as server:
         yield server
 
 
@@ -154,17 +159,16 @@ def test_the_table_covers_every_cell() -> None:
     assert len(CELLS) == len(ACTIONS) * len(INDEX_OF_KIND) * len(PRINCIPALS)
 
 
-def test_refused_changes_change_nothing(tmp_path: Path) -> None:
+def test_refused_changes_change_nothing(server: Server) -> None:
     """A refused yank or delete leaves the file as it was: live and not yanked."""
-    with running_server(tmp_path / "data") as server:
-        body = {"project": HOSTED_DIST.name, "filename": HOSTED_DIST.wheel_filename}
-        for route, who in (("yank", "reader"), ("delete", "reader"), ("delete", "uploader")):
-            refused = server.api("POST", f"/indexes/{HOSTED}/{route}", who, json=body)
-            assert refused.status_code == 403
-        document = server.client.get(
-            f"/{HOSTED}/simple/{HOSTED_DIST.name}/",
-            headers={**login("reader"), "Accept": "application/vnd.pypi.simple.v1+json"},
-        ).json()
-        (entry,) = document["files"]
-        assert entry["filename"] == HOSTED_DIST.wheel_filename
-        assert entry.get("yanked", False) is False
+    body = {"project": HOSTED_DIST.name, "filename": HOSTED_DIST.wheel_filename}
+    for route, who in (("yank", "reader"), ("delete", "reader"), ("delete", "uploader")):
+        refused = server.api("POST", f"/indexes/{HOSTED}/{route}", who, json=body)
+        assert refused.status_code == 403
+    document = server.client.get(
+        f"/{HOSTED}/simple/{HOSTED_DIST.name}/",
+        headers={**login("reader"), "Accept": "application/vnd.pypi.simple.v1+json"},
+    ).json()
+    (entry,) = document["files"]
+    assert entry["filename"] == HOSTED_DIST.wheel_filename
+    assert entry.get("yanked", False) is False

@@ -112,7 +112,10 @@ def test_project_limited_token_uploads_only_matching_names(server: Server) -> No
     refused = server.upload(HOSTED, Dist("other-thing", "1.0"), auth)
     assert refused.status_code == 403
     assert "project 'other-thing'" in refused.text
-    assert server.client.get(f"/{HOSTED}/simple/other-thing/", headers=login("admin")).status_code == 404
+    assert (
+        server.client.get(f"/{HOSTED}/simple/other-thing/", headers=login("admin")).status_code
+        == 404
+    )
 
 
 def test_expired_token_is_refused_with_a_message(server: Server) -> None:
@@ -170,7 +173,10 @@ def test_admin_scope_on_a_non_admins_token_grants_nothing(server: Server) -> Non
     _, auth = make_token(server, "uploader", actions=[Action.ADMIN])
     assert change_permissions(server, auth).status_code == 403
     body = {"project": HOSTED_DIST.name, "filename": HOSTED_DIST.wheel_filename}
-    assert server.client.post(f"/api/indexes/{HOSTED}/delete", json=body, headers=auth).status_code == 403
+    assert (
+        server.client.post(f"/api/indexes/{HOSTED}/delete", json=body, headers=auth).status_code
+        == 403
+    )
     assert server.client.get("/api/users", headers=auth).status_code == 403
 
 
@@ -244,7 +250,9 @@ def test_password_works_for_upload(server: Server) -> None:
     page = server.client.get(
         f"/{HOSTED}/simple/by-password/", headers={**login("reader"), **JSON_ACCEPT}
     )
-    assert [f["filename"] for f in page.json()["files"]] == [Dist("by-password", "1.0").wheel_filename]
+    assert [f["filename"] for f in page.json()["files"]] == [
+        Dist("by-password", "1.0").wheel_filename
+    ]
 
 
 @pytest.mark.parametrize(
@@ -332,4 +340,3 @@ def test_only_admins_manage_users(server: Server) -> None:
     assert server.api("DELETE", "/users/reader", "uploader").status_code == 403
     assert server.api("GET", "/users", "uploader").status_code == 403
     assert server.api("GET", "/users", None).status_code == 401
-

@@ -429,6 +429,7 @@ class PipenvSourceVariables:
         return workspace.tool(
             PIPENV,
             "install",
+            "--verbose",
             "--python",
             base_python(),
             PACKAGE.name,

@@ -19,6 +19,16 @@ from stilton.core.errors import InvalidInput
 from stilton.core.filenames import DistributionFilename
 
 MAX_METADATA_SIZE = 4 * 2**20
+# What a truncated, corrupt or exotic archive raises while being read.
+ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    NotImplementedError,
+)
 ACCEPTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
 
 
@@ -57,14 +67,7 @@ def read_wheel_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
             if info.file_size > MAX_METADATA_SIZE:
                 raise InvalidInput(f"Invalid distribution file. {dist_info}/METADATA is too large.")
             return wheel.read(info)
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        OSError,
-        zlib.error,
-        NotImplementedError,
-    ) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise InvalidInput(
             f"Invalid distribution file. {dist.filename!r} is not a readable zip archive: {exc}"
         ) from exc
@@ -94,14 +97,7 @@ def read_sdist_metadata(archive: IO[bytes], dist: DistributionFilename) -> bytes
                     extracted = sdist.extractfile(member)
                     return extracted.read() if extracted else None
             return None
-    except (
-        tarfile.TarError,
-        zipfile.BadZipFile,
-        EOFError,
-        OSError,
-        zlib.error,
-        NotImplementedError,
-    ) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise InvalidInput(
             f"Invalid distribution file. {dist.filename!r} is not a readable archive: {exc}"
         ) from exc
