@@ -43,6 +43,10 @@ VERIFIED_FOR = 60.0  # seconds a successful credential check is remembered
 MIN_PASSWORD = 8
 
 
+def _credentials_key(credentials: Credentials) -> str:
+    return hashlib.sha256(f"{credentials.username}\0{credentials.password}".encode()).hexdigest()
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -205,15 +209,27 @@ class AuthService:
 
     # -- authentication --------------------------------------------------------------------
 
+    def remembered(self, credentials: Credentials) -> Principal | None:
+        """The principal of credentials checked a moment ago, without touching the database
+        (None when they must be checked)."""
+        entry = self._verified.get(_credentials_key(credentials))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return self._unexpired(entry[1])
+
     def authenticate(self, credentials: Credentials) -> Principal:
         """The principal the credentials name; Unauthenticated if they name nobody."""
-        key = hashlib.sha256(f"{credentials.username}\0{credentials.password}".encode()).hexdigest()
-        remembered = self._verified.get(key)
-        if remembered is not None and remembered[0] > time.monotonic():
-            principal = remembered[1]
-        else:
-            principal = self._check(credentials)
-            self._verified[key] = (time.monotonic() + VERIFIED_FOR, principal)
+        principal = self.remembered(credentials)
+        if principal is not None:
+            return principal
+        principal = self._check(credentials)
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[_credentials_key(credentials)] = (time.monotonic() + VERIFIED_FOR, principal)
+        return self._unexpired(principal)
+
+    @staticmethod
+    def _unexpired(principal: Principal) -> Principal:
         if principal.scope is not None and principal.scope.expired(datetime.now(UTC)):
             raise Unauthenticated(
                 "This token has expired; make a new one with 'stilton token create'."
