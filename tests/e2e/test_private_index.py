@@ -411,7 +411,8 @@ class PipenvSourceVariables:
     Pipfile. (Not ``${PIP_USER}``: pip would read that variable as its ``--user`` option.)"""
 
     name: str = "pipenv"
-    refusal: str = r"401 Client Error: Unauthorized|401"
+    # pipenv's locking hides the status even with --verbose; only the missing package shows.
+    refusal: str = r"No matching distribution found for e2e-private-pkg"
 
     def install(self, workspace: Workspace, index_url: str, login: Login | None) -> Completed:
         project = workspace.directory("consumer")
@@ -429,7 +430,6 @@ class PipenvSourceVariables:
         return workspace.tool(
             PIPENV,
             "install",
-            "--verbose",
             "--python",
             base_python(),
             PACKAGE.name,

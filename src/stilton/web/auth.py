@@ -34,9 +34,10 @@ async def principal_of(request: Request) -> Principal:
     address = client_address(request)
     state.guard.check(address)
     try:
-        principal = state.runtime.auth.remembered(credentials) or await run_in_threadpool(
-            state.runtime.auth.authenticate, credentials
-        )
+        remembered = state.runtime.auth.remembered(credentials)
+        if remembered is not None:
+            return remembered
+        principal = await run_in_threadpool(state.runtime.auth.authenticate, credentials)
     except Unauthenticated:
         delay = state.guard.failed(address)
         await run_in_threadpool(
