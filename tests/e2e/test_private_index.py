@@ -294,7 +294,8 @@ class PipNetrc:
 
 @dataclass(frozen=True, slots=True)
 class UvIndexCredentials:
-    """``uv pip install --default-index stilton=URL`` with ``UV_INDEX_STILTON_USERNAME/PASSWORD``."""
+    """``uv pip install --default-index stilton=URL`` with ``UV_INDEX_STILTON_USERNAME`` and
+    ``UV_INDEX_STILTON_PASSWORD``."""
 
     name: str = "uv"
     refusal: str = r"401 Unauthorized"
@@ -304,7 +305,10 @@ class UvIndexCredentials:
         if not python.exists():
             workspace.tool(UV, "venv", "--python", base_python(), python.parent.parent)
         env = (
-            {"UV_INDEX_STILTON_USERNAME": login.username, "UV_INDEX_STILTON_PASSWORD": login.password}
+            {
+                "UV_INDEX_STILTON_USERNAME": login.username,
+                "UV_INDEX_STILTON_PASSWORD": login.password,
+            }
             if login is not None
             else {}
         )
@@ -367,31 +371,38 @@ PDM_ENV = {"PDM_CHECK_UPDATE": "false"}
 
 @dataclass(frozen=True, slots=True)
 class PdmSourceCredentials:
-    """pdm with ``username``/``password`` in ``[[tool.pdm.source]]``, expanded from the
-    environment (``${PDM_USER}``)."""
+    """pdm with its index as a ``[[tool.pdm.source]]`` named ``pypi`` and the credentials either
+    in the source URL as ``${PDM_USER}:${PDM_PASS}`` (pdm expands variables in source URLs only,
+    not in the source's ``username``/``password`` keys) or in ``PDM_PYPI_USERNAME/PASSWORD``
+    (``pdm config pypi.username``/``pypi.password``, which fill in the ``pypi`` source)."""
 
-    name: str = "pdm"
-    refusal: str = r"401|[Cc]redentials for 127\.0\.0\.1:\d+ are not provided"
+    name: str
+    in_url: bool
+    refusal: str = r"Client Error\(401\): Unauthorized|credentials for \S+ are not provided"
 
     def install(self, workspace: Workspace, index_url: str, login: Login | None) -> Completed:
         project = workspace.directory("consumer")
-        credentials = (
-            'username = "${PDM_USER}"\npassword = "${PDM_PASS}"\n' if login is not None else ""
-        )
+        env = dict(PDM_ENV)
+        url = index_url
+        if login is not None and self.in_url:
+            parts = urlsplit(index_url)
+            url = urlunsplit(parts._replace(netloc=f"${{PDM_USER}}:${{PDM_PASS}}@{parts.netloc}"))
+            env.update({"PDM_USER": login.username, "PDM_PASS": login.password})
+        elif login is not None:
+            env.update({"PDM_PYPI_USERNAME": login.username, "PDM_PYPI_PASSWORD": login.password})
         # A source named "pypi" replaces the default index.
         (project / "pyproject.toml").write_text(
             CONSUMER_PROJECT + "\n[tool.pdm]\ndistribution = false\n\n"
             "[[tool.pdm.source]]\n"
             'name = "pypi"\n'
-            f'url = "{index_url}"\n'
-            "verify_ssl = true\n" + credentials
+            f'url = "{url}"\n'
+            "verify_ssl = true\n"
         )
         if not self.python(workspace).exists():
             workspace.tool(PDM, "use", "--first", base_python(), cwd=project, env=PDM_ENV)
-        env = dict(PDM_ENV)
-        if login is not None:
-            env.update({"PDM_USER": login.username, "PDM_PASS": login.password})
-        return workspace.tool(PDM, "add", PACKAGE.name, cwd=project, env=env, check=False)
+        # -v shows why the index gave no candidates (at normal verbosity pdm only says it
+        # found none).
+        return workspace.tool(PDM, "add", "-v", PACKAGE.name, cwd=project, env=env, check=False)
 
     def python(self, workspace: Workspace) -> Path:
         return venv_python(workspace.root / "consumer" / ".venv")
@@ -419,10 +430,12 @@ class PipenvSourceVariables:
         url = index_url
         env = dict(PIPENV_ENV)
         if login is not None:
-            url = url_with_login(index_url, Login("${PRIVATE_INDEX_USER}", "")).replace(
-                ":@", ":${PRIVATE_INDEX_PASSWORD}@"
+            parts = urlsplit(index_url)
+            userinfo = "${PRIVATE_INDEX_USER}:${PRIVATE_INDEX_PASSWORD}"
+            url = urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+            env.update(
+                {"PRIVATE_INDEX_USER": login.username, "PRIVATE_INDEX_PASSWORD": login.password}
             )
-            env.update({"PRIVATE_INDEX_USER": login.username, "PRIVATE_INDEX_PASSWORD": login.password})
         (project / "Pipfile").write_text(
             f'[[source]]\nname = "stilton"\nurl = "{url}"\nverify_ssl = false\n\n[packages]\n'
         )
@@ -447,7 +460,8 @@ PRIVATE_INSTALLERS: tuple[PrivateInstaller, ...] = (
     PipNetrc(),
     UvIndexCredentials(),
     PoetryHttpBasic(),
-    PdmSourceCredentials(),
+    PdmSourceCredentials("pdm-source-url", in_url=True),
+    PdmSourceCredentials("pdm-config", in_url=False),
     PipenvSourceVariables(),
 )
 
@@ -484,7 +498,7 @@ def test_installer_needs_a_users_credentials(
 
 @pytest.mark.parametrize(
     "installer",
-    [PipUrlCredentials(), UvIndexCredentials(), PoetryHttpBasic()],
+    [PipUrlCredentials(), UvIndexCredentials()],
     ids=lambda installer: installer.name,
 )
 def test_installer_reads_with_a_read_token(
@@ -594,6 +608,42 @@ def test_upload_by_a_user_outside_the_uploaders_is_refused(
     assert page.status_code == 404, page.text
 
 
+def test_upload_with_a_wrong_password_is_refused_with_a_reason(
+    workspace: Workspace, private_index: PrivateIndex
+) -> None:
+    write_pypirc(workspace, private_index.server.upload_url(PRIVATE), private_index.wrong)
+    dist = Dist("e2e-private-wrong-pkg", "1.0.0")
+
+    completed = twine_upload(workspace, write_dists(dist, workspace.directory("dist")))
+
+    assert completed.returncode != 0, completed.output
+    assert twine_statuses(completed)[:1] == [403], completed.output
+    assert "Invalid or non-existent authentication information" in completed.output
+
+
+def test_anonymous_upload_is_refused_with_a_reason(
+    workspace: Workspace, private_index: PrivateIndex
+) -> None:
+    dist = Dist("e2e-private-anonymous-pkg", "1.0.0")
+    wheel = write_dists(dist, workspace.directory("dist"))[0]
+    form = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": dist.name,
+        "version": dist.version,
+        "metadata_version": "2.3",
+        "filetype": "bdist_wheel",
+        "pyversion": "py3",
+    }
+    files = {"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")}
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        response = client.post(private_index.server.upload_url(PRIVATE), data=form, files=files)
+    private_index.bodies.append(response.text)
+
+    assert response.status_code == 403, response.text
+    assert "authentication" in response.text, response.text
+
+
 def test_read_token_cannot_upload(workspace: Workspace, private_index: PrivateIndex) -> None:
     write_pypirc(workspace, private_index.server.upload_url(PRIVATE), private_index.reader)
     dist = Dist("e2e-private-token-pkg", "1.0.0")
@@ -623,4 +673,3 @@ def test_passwords_and_tokens_never_appear_in_logs_or_pages(
         assert secret not in log, f"{label} is in the server log"
         for body in private_index.bodies:
             assert secret not in body, f"{label} is in a page: {body[:300]}"
-

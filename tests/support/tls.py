@@ -91,9 +91,7 @@ class CertificateAuthority:
 
     def issue_server(self, hosts: Sequence[str] = SERVER_HOSTS) -> KeyPair:
         """A server certificate valid for ``hosts`` (IP addresses and DNS names)."""
-        names = ",".join(
-            f"IP:{host}" if _is_ip(host) else f"DNS:{host}" for host in hosts
-        )
+        names = ",".join(f"IP:{host}" if _is_ip(host) else f"DNS:{host}" for host in hosts)
         return self._issue(
             f"server-{_slug(hosts[0])}",
             common_name=hosts[0],
