@@ -202,14 +202,21 @@ class Runtime:
             pending.extend(IndexConfig.from_mapping(record.config).members)
         return closure
 
-    def set_permissions(self, name: str, acl: Acl, actor: str = "cli") -> IndexRecord:
+    def set_permissions(
+        self, name: str, acl: Acl, actor: str = "cli", address: str = ""
+    ) -> IndexRecord:
         """Who may read, upload to and administer an index."""
         record = self.get_index_record(name)
         config = replace(IndexConfig.from_mapping(record.config), acl=acl)
         with self.database.begin() as connection:
             catalog.update_index_config(connection, record, config.to_mapping())
             users.add_audit(
-                connection, actor, "set permissions", index=name, detail=str(acl.to_mapping())
+                connection,
+                actor,
+                "set permissions",
+                address=address,
+                index=name,
+                detail=str(acl.to_mapping()),
             )
             return catalog.get_index(connection, name)
 

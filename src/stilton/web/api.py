@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from stilton.core.errors import (
@@ -18,6 +18,7 @@ from stilton.core.errors import (
     NotFound,
     PermissionDenied,
     StiltonError,
+    TooManyAttempts,
 )
 from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
@@ -88,7 +89,7 @@ class FilesOut(BaseModel):
 class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=8, max_length=1024)
-    is_admin: bool = False
+    is_admin: StrictBool = False
     groups: list[str] = Field(default_factory=list)
 
 
@@ -110,6 +111,14 @@ class TokenIn(BaseModel):
     projects: list[str] | None = None
     expires_at: datetime | None = None
     user: str | None = None
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _a_date_not_a_number(cls, value: object) -> object:
+        # Pydantic would read 416 (or "416") as seconds since 1970: refuse it, as the schema does.
+        if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+            raise ValueError("expires_at is an ISO 8601 date-time, not a number")
+        return value
 
 
 class TokenOut(BaseModel):
@@ -160,6 +169,7 @@ async def _principal(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(_principal)]
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -215,7 +225,11 @@ def create_api(state: WebState) -> FastAPI:
     @api.exception_handler(StiltonError)
     async def stilton_error(request: Request, exc: StiltonError) -> JSONResponse:
         status = status_of(exc)
-        headers = {"WWW-Authenticate": f'Basic realm="{REALM}"'} if status == 401 else None
+        headers = {}
+        if isinstance(exc, AuthenticationRequired):
+            headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+        if isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(exc.retry_after)
         return JSONResponse({"detail": exc.message}, status, headers=headers)
 
     def audit(request: Request, principal: Principal, action: str, **values: Any) -> None:
@@ -285,7 +299,9 @@ def create_api(state: WebState) -> FastAPI:
         acl = Acl(
             parse_principals(body.read), parse_principals(body.upload), parse_principals(body.admin)
         )
-        await run_in_threadpool(runtime.set_permissions, name, acl, caller.label)
+        await run_in_threadpool(
+            runtime.set_permissions, name, acl, caller.label, client_address(request)
+        )
         state.changed()
         return AclModel(**acl.to_mapping())
 
@@ -419,7 +435,7 @@ def create_api(state: WebState) -> FastAPI:
         return NewTokenOut(id=token_id, token=token)
 
     @api.delete("/tokens/{token_id}", status_code=204)
-    async def revoke_token(request: Request, token_id: int, caller: Caller) -> None:
+    async def revoke_token(request: Request, token_id: TokenId, caller: Caller) -> None:
         if not _is_admin(caller):
             mine = [
                 r for r in await run_in_threadpool(runtime.auth.list_tokens) if r.id == token_id

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stilton.core.errors import StiltonError
 from stilton.runtime import open_runtime
@@ -99,6 +99,27 @@ def routes() -> list[Route]:
     ]
 
 
+class ApiPrefix:
+    """Everything under ``/api`` goes to the admin API (whatever its path holds, newlines
+    included, so the API answers its own errors)."""
+
+    def __init__(self, app: Starlette, api: ASGIApp) -> None:
+        self.app = app
+        self.api = api
+
+    @property
+    def state(self) -> object:
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/api" or path.startswith("/api/")):
+            scope = {**scope, "root_path": scope.get("root_path", "") + "/api"}
+            await self.api(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings) -> ASGIApp:
     runtime = open_runtime(settings)
     state = WebState.build(runtime)
@@ -110,13 +131,13 @@ def create_app(settings: Settings) -> ASGIApp:
         runtime.close()
 
     app = Starlette(
-        routes=[Mount("/api", app=create_api(state)), *routes()],
+        routes=routes(),
         exception_handlers={StiltonError: handle_stilton_error, Exception: handle_unexpected_error},
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
     app.state.stilton = state
-    served: ASGIApp = FastPath(app, state)
+    served: ASGIApp = FastPath(ApiPrefix(app, create_api(state)), state)
     if settings.trusted_proxies:
         served = ForwardedHeaders(served, parse_trusted(settings.trusted_proxies))
     return served
