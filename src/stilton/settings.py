@@ -47,6 +47,9 @@ class Settings:
     tls_client_ca: str = ""  # CA of client certificates: mutual TLS
     tls_client_cert: str = ""  # "required" with a client CA
     trusted_proxies: str = ""  # comma-separated addresses whose X-Forwarded-* headers count
+    # A header in which a trusted TLS-terminating proxy passes the verified client certificate's
+    # subject (e.g. X-SSL-Client-S-DN); its CN names the user.
+    client_cert_header: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -43,6 +43,15 @@ VERIFIED_FOR = 60.0  # seconds a successful credential check is remembered
 MIN_PASSWORD = 8
 
 
+def common_name(subject: str) -> str | None:
+    """The CN of a distinguished name: ``CN=alice,O=Acme`` or ``/O=Acme/CN=alice``."""
+    for part in subject.replace("/", ",").split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.strip().upper() == "CN" and value.strip():
+            return value.strip()
+    return None
+
+
 def _credentials_key(credentials: Credentials) -> str:
     return hashlib.sha256(f"{credentials.username}\0{credentials.password}".encode()).hexdigest()
 
@@ -248,6 +257,16 @@ class AuthService:
             self.hasher.verify(user.password_hash, credentials.password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise Unauthenticated(INVALID_AUTH) from None
+        return Principal(username=user.username, groups=user.groups, is_admin=user.is_admin)
+
+    def certificate_user(self, subject: str) -> Principal:
+        """The user a verified client certificate names: the CN of its subject (RFC 4514, or
+        OpenSSL's "/CN=…/O=…" form) is the username."""
+        username = common_name(subject)
+        with self.database.connect() as connection:
+            user = user_store.find_user(connection, username) if username else None
+        if user is None:
+            raise Unauthenticated(f"No user matches the client certificate {subject!r}.")
         return Principal(username=user.username, groups=user.groups, is_admin=user.is_admin)
 
     def _spend_like_a_check(self, password: str) -> None:

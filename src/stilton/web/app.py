@@ -139,7 +139,9 @@ def create_app(settings: Settings) -> ASGIApp:
     app.state.stilton = state
     served: ASGIApp = FastPath(ApiPrefix(app, create_api(state)), state)
     if settings.trusted_proxies:
-        served = ForwardedHeaders(served, parse_trusted(settings.trusted_proxies))
+        served = ForwardedHeaders(
+            served, parse_trusted(settings.trusted_proxies), settings.client_cert_header
+        )
     return served
 
 

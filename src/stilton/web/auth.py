@@ -14,6 +14,7 @@ from stilton.core.errors import AuthenticationRequired, PermissionDenied, Unauth
 from stilton.core.names import ProjectName
 from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
 from stilton.indexes.base import Index
+from stilton.web.forwarded import CLIENT_CERT_SUBJECT
 from stilton.web.state import state_of
 
 
@@ -29,7 +30,13 @@ async def principal_of(request: Request) -> Principal:
         return cached
     credentials = parse_basic_authorization(request.headers.get("authorization"))
     if credentials is None:
-        return ANONYMOUS_PRINCIPAL
+        subject = request.scope.get(CLIENT_CERT_SUBJECT)
+        if not subject:
+            return ANONYMOUS_PRINCIPAL
+        auth = state_of(request).runtime.auth
+        principal = await run_in_threadpool(auth.certificate_user, subject)
+        request.scope["stilton.principal"] = principal
+        return principal
     state = state_of(request)
     address = client_address(request)
     state.guard.check(address)

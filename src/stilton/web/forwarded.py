@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+CLIENT_CERT_SUBJECT = "stilton.client_cert_subject"  # scope key, set only for trusted proxies
 
 
 def parse_trusted(raw: str) -> list[Network]:
@@ -28,9 +29,10 @@ def _trusted(address: str, networks: Iterable[Network]) -> bool:
 
 
 class ForwardedHeaders:
-    def __init__(self, app: ASGIApp, trusted: list[Network]) -> None:
+    def __init__(self, app: ASGIApp, trusted: list[Network], cert_header: str = "") -> None:
         self.app = app
         self.trusted = trusted
+        self.cert_header = cert_header.lower()
 
     @property
     def state(self) -> object:
@@ -54,6 +56,9 @@ class ForwardedHeaders:
         proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
         if proto in ("http", "https"):
             scope["scheme"] = proto
+        subject = headers.get(self.cert_header, "").strip() if self.cert_header else ""
+        if subject:
+            scope[CLIENT_CERT_SUBJECT] = subject
         host = headers.get("x-forwarded-host", "").split(",")[0].strip()
         if host:
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"host"] + [
