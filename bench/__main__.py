@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import corpus, proxy_install
+from bench import corpus, proxy_install, suite
 from bench.corpus import CorpusError
 from bench.measure import MeasureError
 from bench.report import RESULTS_DIR
@@ -55,11 +55,57 @@ def parser() -> argparse.ArgumentParser:
         "--keep-workdir", action="store_true", help="keep venvs, tree and logs for inspection"
     )
 
+    add_suite(commands)
+
     lock = commands.add_parser(
         "lock", help="resolve the corpus with pip (network) and rewrite bench/corpus.txt"
     )
-    lock.add_argument("--lock-file", type=Path, default=corpus.LOCK_PATH)
+    lock.add_argument("--lock-file", type=Path, help="default: corpus.txt, or corpus-large.txt")
+    lock.add_argument(
+        "--large", action="store_true", help="the web + data corpus of the `suite` scenario"
+    )
     return top
+
+
+def add_suite(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    everything = commands.add_parser(
+        suite.SCENARIO,
+        help="every server (nginx, Stilton proxy and hosted, devpi, proxpi, pypiserver), "
+        "every figure, one table",
+        description=suite.__doc__,
+    )
+    everything.add_argument("--runs", type=positive, default=1, help="runs of everything")
+    everything.add_argument(
+        "--load-seconds",
+        type=positive,
+        help="seconds of wrk per page or file load (default 5; 1 with --smoke)",
+    )
+    everything.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny local corpus, nginx and Stilton only, 1 s loads; needs no network",
+    )
+    everything.add_argument("--no-peers", action="store_true", help="nginx and Stilton only")
+    everything.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes"
+    )
+    everything.add_argument("--uv", help="the uv executable (default: $UV, else uv on PATH)")
+    everything.add_argument(
+        "--keep-workdir", action="store_true", help="keep venvs, tree and logs for inspection"
+    )
+
+
+def run_suite(args: argparse.Namespace, environ: dict[str, str]) -> None:
+    options = suite.Options(
+        runs=args.runs,
+        smoke=args.smoke,
+        load_seconds=args.load_seconds or (1 if args.smoke else 5),
+        peers=not args.no_peers,
+        results_dir=args.results_dir,
+        uv=args.uv,
+        keep_workdir=args.keep_workdir,
+    )
+    suite.run(options, environ, lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,10 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     try:
         if args.command == "lock":
-            files = corpus.lock_corpus(
-                corpus.TOP_LEVEL_REQUIREMENTS, args.lock_file, corpus.CACHE_DIR, environ
+            requirements = (
+                corpus.LARGE_REQUIREMENTS if args.large else corpus.TOP_LEVEL_REQUIREMENTS
             )
-            print(f"locked {len(files)} wheels into {args.lock_file}")
+            default_path = corpus.LARGE_LOCK_PATH if args.large else corpus.LOCK_PATH
+            lock_path = args.lock_file or default_path
+            files = corpus.lock_corpus(requirements, lock_path, corpus.CACHE_DIR, environ)
+            print(f"locked {len(files)} wheels into {lock_path}")
+            return 0
+        if args.command == suite.SCENARIO:
+            run_suite(args, environ)
             return 0
         options = proxy_install.Options(
             runs=args.runs or (1 if args.smoke else 3),

@@ -23,6 +23,7 @@ from tests.support.dists import Dist, write_wheel
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOCK_PATH = BENCH_DIR / "corpus.txt"
+LARGE_LOCK_PATH = BENCH_DIR / "corpus-large.txt"  # the `suite` corpus (~100 wheels)
 CACHE_DIR = BENCH_DIR / ".cache" / "wheels"
 
 # What `python -m bench lock` resolves: a typical web/CLI/test stack, pure Python where possible.
@@ -68,6 +69,53 @@ TOP_LEVEL_REQUIREMENTS = (
     "tqdm",
 )
 
+# What `python -m bench lock --large` resolves: a web + data project (about 100 wheels, ~190 MB).
+# colorama and tzdata are dependencies on Windows only: poetry's universal lock needs them.
+LARGE_REQUIREMENTS = (
+    # the web stack
+    "fastapi",
+    "uvicorn[standard]",
+    "gunicorn",
+    "starlette",
+    "pydantic",
+    "pydantic-settings",
+    "sqlalchemy",
+    "alembic",
+    "psycopg[binary]",
+    "redis",
+    "celery",
+    "httpx",
+    "requests",
+    "flask",
+    "jinja2",
+    "python-multipart",
+    "orjson",
+    "email-validator",
+    "pyjwt",
+    "cryptography",
+    "structlog",
+    "sentry-sdk",
+    "tenacity",
+    "pyyaml",
+    "rich",
+    "typer",
+    "tqdm",
+    "attrs",
+    "beautifulsoup4",
+    "lxml",
+    "pytest",
+    "colorama",
+    "tzdata",
+    # the data stack
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "openpyxl",
+)
+
 # The one platform the corpus is locked for: CPython 3.11 on manylinux x86_64, wheels only.
 PIP_TARGET = (
     "--only-binary=:all:",
@@ -85,7 +133,7 @@ PIP_TARGET = (
     "manylinux2014_x86_64",
 )
 LOCK_HEADER = (
-    "# The proxy-install benchmark corpus: exact wheels for CPython 3.11 on manylinux x86_64.\n"
+    "# A benchmark corpus: exact wheels for CPython 3.11 on manylinux x86_64.\n"
     "# Written by `uv run python -m bench lock` (needs the network); one wheel per line:\n"
     "# <filename> sha256=<hex>\n"
 )

@@ -147,39 +147,55 @@ def _parent_pids() -> dict[int, int]:
     return parents
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) spent so far by ``pid`` and its descendants, from ``/proc``;
-    0.0 where ``/proc`` is missing."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from ``/proc``."""
     children: dict[int, list[int]] = {}
     for child, parent in _parent_pids().items():
         children.setdefault(parent, []).append(child)
-    ticks = 0
+    found = []
     pending = [pid]
     while pending:
         current = pending.pop()
+        found.append(current)
+        pending += children.get(current, [])
+    return found
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by ``pid`` and its descendants, from ``/proc``;
+    0.0 where ``/proc`` is missing."""
+    ticks = 0
+    for current in process_tree(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         # proc(5): utime, stime, cutime, cstime are fields 14-17 (11-14 after the name).
         ticks += sum(int(value) for value in fields[11:15])
-        pending += children.get(current, [])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_tool(argv: Sequence[str | Path], environ: Mapping[str, str], cwd: Path) -> str:
+def run_tool(
+    argv: Sequence[str | Path],
+    environ: Mapping[str, str],
+    cwd: Path,
+    timeout: float = INSTALL_TIMEOUT,
+) -> str:
     """Run a command to completion; return its output, or raise with it on failure."""
     command = [str(arg) for arg in argv]
-    completed = subprocess.run(
-        command,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=dict(environ),
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(environ),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MeasureError(f"{command[0]} timed out after {timeout:.0f} s") from exc
     if completed.returncode != 0:
         raise MeasureError(
             f"{' '.join(command)} exited {completed.returncode}\n"
@@ -206,6 +222,7 @@ def timed_install(
     index_url: str,
     environ: Mapping[str, str],
     expected_packages: int,
+    timeout: float = INSTALL_TIMEOUT,
 ) -> Timing:
     """What ``uv pip install --no-cache`` of ``requirements`` from one index costs uv."""
     argv: list[str | Path] = [
@@ -223,7 +240,7 @@ def timed_install(
     ]
     cpu_before = _children_cpu()
     started = time.perf_counter()
-    output = run_tool(argv, environ, requirements.parent)
+    output = run_tool(argv, environ, requirements.parent, timeout)
     elapsed = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
     # A run that installed less than the whole corpus would be fast for the wrong reason.

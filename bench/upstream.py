@@ -3,16 +3,22 @@
 ``simple/index.html`` lists the projects; ``simple/<project>/index.html`` links each wheel as
 ``../../files/<filename>#sha256=<hex>`` with ``data-requires-python`` and PEP 658/714 core
 metadata, which is served beside the wheel as ``<filename>.metadata``. Any static file server can
-serve the tree.
+serve the tree. The suite's tree also holds each page as PEP 691 JSON (``index.json``) and both
+forms gzipped beside them (``*.gz``, for nginx's ``gzip_static``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import html
+import json
+import os
 import shutil
 import zipfile
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
@@ -25,6 +31,7 @@ API_VERSION = "1.0"  # PEP 629: the HTML form carries no field of a later versio
 FILES_DIR = "files"
 SIMPLE_DIR = "simple"
 INDEX_FILE = "index.html"
+JSON_FILE = "index.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +91,76 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
+def place_file(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` where the file system allows, else a copy."""
+    with contextlib.suppress(OSError):
+        os.link(source, target)
+        return
+    shutil.copyfile(source, target)
+
+
+def link_dists(corpora: Sequence[Corpus], directory: Path) -> Path:
+    """One flat directory holding every wheel of ``corpora`` (what pypiserver and
+    ``stilton import`` are pointed at)."""
+    directory.mkdir(parents=True)
+    for corpus in corpora:
+        for file in corpus.files:
+            place_file(corpus.path(file), directory / file.filename)
+    return directory
+
+
 def build_tree(corpus: Corpus, root: Path) -> Path:
-    """Write the static tree of ``corpus`` under ``root`` (files are copied) and return it."""
+    """Write the static tree of ``corpus`` under ``root`` and return it."""
+    _write_tree([corpus], root)
+    return root
+
+
+def build_suite_tree(corpora: Sequence[Corpus], root: Path) -> Path:
+    """The tree of all ``corpora``, with JSON pages and gzipped copies of every page."""
+    projects = _write_tree(corpora, root)
+    for project, files in projects.items():
+        page = root / SIMPLE_DIR / project
+        (page / JSON_FILE).write_text(render_project_json(project, files))
+        for name in (INDEX_FILE, JSON_FILE):
+            (page / f"{name}.gz").write_bytes(gzip.compress((page / name).read_bytes(), 6))
+    return root
+
+
+def _write_tree(
+    corpora: Sequence[Corpus], root: Path
+) -> defaultdict[NormalizedName, list[TreeFile]]:
     files_dir = root / FILES_DIR
     files_dir.mkdir(parents=True)
     projects: defaultdict[NormalizedName, list[TreeFile]] = defaultdict(list)
-    for file in corpus.files:
-        target = files_dir / file.filename
-        shutil.copyfile(corpus.path(file), target)
-        metadata = read_wheel_metadata(target)
-        (files_dir / f"{file.filename}.metadata").write_bytes(metadata)
-        digest = hashlib.sha256(metadata).hexdigest()
-        projects[file.project].append(TreeFile(file, digest, _requires_python(metadata)))
+    for corpus in corpora:
+        for file in corpus.files:
+            target = files_dir / file.filename
+            place_file(corpus.path(file), target)
+            metadata = read_wheel_metadata(target)
+            (files_dir / f"{file.filename}.metadata").write_bytes(metadata)
+            digest = hashlib.sha256(metadata).hexdigest()
+            projects[file.project].append(TreeFile(file, digest, _requires_python(metadata)))
     simple = root / SIMPLE_DIR
     for project, files in projects.items():
         (simple / project).mkdir(parents=True)
         (simple / project / INDEX_FILE).write_text(render_project_page(project, files))
     (simple / INDEX_FILE).write_text(render_project_list(list(projects)))
-    return root
+    return projects
+
+
+def render_project_json(project: NormalizedName, files: list[TreeFile]) -> str:
+    """The same page as PEP 691 JSON (URLs relative to the page, as in the HTML form)."""
+    entries = []
+    for entry in sorted(files, key=lambda item: item.file.filename):
+        item: dict[str, object] = {
+            "filename": entry.file.filename,
+            "url": f"../../{FILES_DIR}/{entry.file.filename}",
+            "hashes": {"sha256": entry.file.sha256},
+            "core-metadata": {"sha256": entry.metadata_sha256},
+            "dist-info-metadata": {"sha256": entry.metadata_sha256},
+        }
+        if entry.requires_python:
+            item["requires-python"] = entry.requires_python
+        entries.append(item)
+    document = {"meta": {"api-version": API_VERSION}, "name": project, "files": entries}
+    return json.dumps(document, separators=(",", ":"))
