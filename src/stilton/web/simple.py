@@ -10,11 +10,12 @@ import base64
 import gzip
 import hashlib
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from stilton.core.errors import NotFound
-from stilton.core.names import is_valid_project_name, normalize_project_name
+from stilton.core.names import ProjectName, is_valid_project_name, normalize_project_name
 from stilton.core.negotiation import SimpleFormat, select_format
 from stilton.core.permissions import Action
 from stilton.core.render_simple import (
@@ -23,9 +24,9 @@ from stilton.core.render_simple import (
     render_project_list_html,
     render_project_list_json,
 )
-from stilton.indexes.base import ProjectView
+from stilton.indexes.base import Index, ProjectView
 from stilton.web.auth import authorize
-from stilton.web.state import RenderedPage, index_of, state_of
+from stilton.web.state import RenderedPage, WebState, index_of, state_of
 
 SERIAL_HEADER = "X-PyPI-Last-Serial"
 
@@ -131,15 +132,28 @@ async def project_detail(request: Request) -> Response:
     await authorize(request, index, Action.READ)
     page = state.pages.get(index.name, (name, fmt.value))
     if page is None:
-        generation = state.generations.current(index.name)
-        view = await index.find_project(name)
-        if view is None:
-            raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
-        render = render_project_detail_json if fmt.is_json else render_project_detail_html
-        page = _rendered(render(view.detail), view.detail.last_serial, view)
-        if view.stale is None:
-            state.pages.put(index.name, (name, fmt.value), generation, page, view.fresh_for)
+        # Concurrent misses for one page share one render (a 10,000-file page takes a while).
+        page = await state.renders.run(
+            (index.name, name, fmt.value), lambda: _render_detail(state, index, name, fmt)
+        )
     return page_response(request, page, fmt)
+
+
+async def _render_detail(
+    state: WebState, index: Index, name: ProjectName, fmt: SimpleFormat
+) -> RenderedPage:
+    generation = state.generations.current(index.name)
+    view = await index.find_project(name)
+    if view is None:
+        raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
+    render = render_project_detail_json if fmt.is_json else render_project_detail_html
+    # Rendering and compressing a large page runs off the event loop, so cache hits go on.
+    page = await run_in_threadpool(
+        lambda: _rendered(render(view.detail), view.detail.last_serial, view)
+    )
+    if view.stale is None:
+        state.pages.put(index.name, (name, fmt.value), generation, page, view.fresh_for)
+    return page
 
 
 def _redirect(request: Request, path: str) -> Response:

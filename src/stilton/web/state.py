@@ -14,6 +14,7 @@ from stilton.core.names import IndexName
 from stilton.core.permissions import Acl
 from stilton.indexes.base import Index, Staleness, StoredBlob
 from stilton.indexes.closing import close_index
+from stilton.indexes.single_flight import SingleFlight
 from stilton.runtime import Runtime
 from stilton.web.cache import GenerationCache, Generations
 from stilton.web.guard import FailureGuard
@@ -49,6 +50,7 @@ class WebState:
     files: GenerationCache[tuple[str, str, bool], StoredBlob]
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
     guard: FailureGuard = field(default_factory=FailureGuard)
+    renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
