@@ -3,7 +3,7 @@ app and the CLI. Opening it migrates the database and creates the default layout
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +41,13 @@ class Runtime:
     blobs: BlobStore
     auth: AuthService
     transfers: Transfers = field(default_factory=Transfers)
+    # Told after an index changed what it serves on its own (a proxy learning a page or a
+    # digest), so this process's page caches see it at once.
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def list_indexes(self) -> list[IndexRecord]:
         with self.database.connect() as connection:
@@ -80,7 +87,9 @@ class Runtime:
     def proxy(self, record: IndexRecord) -> ProxyIndex:
         if record.kind is not IndexKind.PROXY:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
-        return ProxyIndex(record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE)
+        return ProxyIndex(
+            record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE, self.changed
+        )
 
     def group(self, name: str) -> GroupIndex:
         record = self.get_index_record(name)

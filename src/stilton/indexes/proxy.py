@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -68,8 +69,10 @@ class ProxyIndex:
         blobs: BlobStore,
         transfers: Transfers,
         max_file_size: int,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.record = record
+        self.on_change = on_change  # told after this index changed what it serves
         self.database = database
         upstream = IndexConfig.from_mapping(record.config).upstream
         if upstream is None:
@@ -77,7 +80,7 @@ class ProxyIndex:
         self.config = upstream
         self.client = UpstreamClient(self.config)
         self.files = ProxyFiles(
-            record, self.config, database, blobs, self.client, transfers, max_file_size
+            record, self.config, database, blobs, self.client, transfers, max_file_size, on_change
         )
         self._refreshes: SingleFlight[StoredPage | None] = SingleFlight()
 
@@ -167,8 +170,11 @@ class ProxyIndex:
 
     def _forget(self, name: ProjectName) -> None:
         with self.database.begin() as connection:
-            if upstream_cache.forget_project(connection, self.record, name):
+            forgotten = upstream_cache.forget_project(connection, self.record, name)
+            if forgotten:
                 catalog.bump_generation(connection, self.record)
+        if forgotten:
+            self.on_change()
 
     def _save(self, page: UpstreamPage, response: PageResponse) -> StoredPage | None:
         now = _now()
@@ -201,9 +207,13 @@ class ProxyIndex:
             for f in page.files
         ]
         with self.database.begin() as connection:
-            if upstream_cache.save_page(connection, self.record, project, files):
+            changed = upstream_cache.save_page(connection, self.record, project, files)
+            if changed:
                 catalog.bump_generation(connection, self.record)
-            return upstream_cache.find_project(connection, self.record, page.project)
+            stored = upstream_cache.find_project(connection, self.record, page.project)
+        if changed:
+            self.on_change()
+        return stored
 
     async def _view(
         self, stored: StoredPage, *, fresh_for: float | None = None, stale: Staleness | None = None

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from anyio import to_thread
@@ -54,8 +55,10 @@ class ProxyFiles:
         client: UpstreamClient,
         transfers: Transfers,
         max_file_size: int,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.record = record
+        self.on_change = on_change
         self.config = config
         self.database = database
         self.blobs = blobs
@@ -145,6 +148,7 @@ class ProxyFiles:
                     connection, self.record, record.filename, spooled.digests.sha256, spooled.size
                 )
                 catalog.bump_generation(connection, self.record)  # the page gains a link
+        self.on_change()
 
     # -- metadata ------------------------------------------------------------------------------
 
@@ -222,6 +226,7 @@ class ProxyFiles:
             )
             if record.upstream_metadata_sha256 is None:
                 catalog.bump_generation(connection, self.record)  # the link gains the hash
+        self.on_change()
 
     # -- the bounded cache -----------------------------------------------------------------------
 
@@ -274,5 +279,6 @@ class ProxyFiles:
         for sha256 in unused:
             self.blobs.delete(sha256)
         if evicted:
+            self.on_change()
             logger.info("evicted %d file(s) from %s", len(evicted), self.record.name)
         return evicted

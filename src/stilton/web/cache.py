@@ -34,11 +34,19 @@ class Generations:
         self._values: dict[str, int] = {}
         self._members: dict[str, list[str]] = {}
         self._effective: dict[str, int] = {}
+        self._dirty = False
         self._loaded_at = float("-inf")
         self._refreshing: asyncio.Task[None] | None = None
 
+    def mark_changed(self) -> None:
+        """This process changed something: read the generations again before the next use."""
+        self._dirty = True
+
     def current(self, index: str) -> int:
         """The generation to key caches with; schedules a background refresh when stale."""
+        if self._dirty:
+            self._dirty = False
+            self.refresh_now()
         if time.monotonic() - self._loaded_at > self._interval and self._refreshing is None:
             try:
                 self._refreshing = asyncio.get_running_loop().create_task(self._refresh())

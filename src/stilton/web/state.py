@@ -59,6 +59,7 @@ class WebState:
             runtime.settings.generation_poll_interval,
         )
         generations.refresh_now()
+        runtime.listeners.append(generations.mark_changed)
         return cls(runtime, generations, GenerationCache(generations), GenerationCache(generations))
 
     async def index(self, name: str) -> Index:
