@@ -86,13 +86,32 @@ CacheSize = Annotated[
 ]
 
 
-def _upstream_values(**values: Any) -> dict[str, Any]:
-    """Option values as upstream settings; unset options are left out."""
-    converted = {
+# Command-line option -> upstream setting.
+UPSTREAM_OPTIONS = {
+    "upstream": "url",
+    "ttl": "ttl",
+    "upstream_username": "username",
+    "upstream_password": "password",
+    "upstream_token": "token",
+    "ca_bundle": "ca_bundle",
+    "client_cert": "client_cert",
+    "client_key": "client_key",
+    "connect_timeout": "connect_timeout",
+    "read_timeout": "read_timeout",
+    "format": "format",
+    "offline": "offline",
+    "cache_max_bytes": "cache_max_bytes",
+}
+
+
+def _upstream_values(options: dict[str, Any]) -> dict[str, Any]:
+    """The upstream settings among a command's options; unset options are left out."""
+    values = {setting: options[option] for option, setting in UPSTREAM_OPTIONS.items()}
+    return {
         key: str(value) if isinstance(value, Path | UpstreamFormat) else value
         for key, value in values.items()
+        if value is not None
     }
-    return {key: value for key, value in converted.items() if value is not None}
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -137,21 +156,7 @@ def index_create(
 ) -> None:
     """Create an index: hosted (uploads), proxy (a cache of an upstream repository) or group
     (members resolved in order; the first that has a project owns it)."""
-    values = _upstream_values(
-        url=upstream,
-        ttl=ttl,
-        username=upstream_username,
-        password=upstream_password,
-        token=upstream_token,
-        ca_bundle=ca_bundle,
-        client_cert=client_cert,
-        client_key=client_key,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        format=format,
-        offline=offline,
-        cache_max_bytes=cache_max_bytes,
-    )
+    values = _upstream_values(locals())
     with opened(data_dir, config) as runtime:
         record = runtime.create_index(
             name, kind, values or None, _members(members), [parse_rule(r) for r in rule or ()]
@@ -187,21 +192,7 @@ def index_set(
 ) -> None:
     """Change a proxy's upstream settings or a group's members and rules (a running server
     picks the change up within a second)."""
-    values = _upstream_values(
-        url=upstream,
-        ttl=ttl,
-        username=upstream_username,
-        password=upstream_password,
-        token=upstream_token,
-        ca_bundle=ca_bundle,
-        client_cert=client_cert,
-        client_key=client_key,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        format=format,
-        offline=offline,
-        cache_max_bytes=cache_max_bytes,
-    )
+    values = _upstream_values(locals())
     rules = [parse_rule(r) for r in rule or ()]
     with opened(data_dir, config) as runtime:
         record = runtime.configure(
