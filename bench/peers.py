@@ -10,11 +10,10 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from bench.peer_envs import DEVPI, PROXPI, PYPISERVER, PeerEnv
-from bench.servers import BenchServerError, stop_process, wait_until_ready
+from bench.servers import BenchServerError, OwnedProcess
 from tests.support.server import HOST, find_free_port
 
 SETUP_TIMEOUT = 120.0  # seconds for one setup command (devpi-init, devpi index -c)
@@ -23,7 +22,7 @@ PROXPI_THREADS = "2"  # proxpi's Docker image: one gunicorn process, two threads
 PYPISERVER_WORKERS = "4"  # pypiserver's README: gunicorn -w4
 
 
-class PeerServer:
+class PeerServer(OwnedProcess):
     """A peer's server process: set up under ``root``, started, made ready, stopped."""
 
     name = "peer"
@@ -104,23 +103,8 @@ class PeerServer:
                 env=self.server_environ(),
                 start_new_session=True,
             )
-        try:
-            wait_until_ready(self.ready_url, self._process, self.log)
-            self.configure()
-        except BaseException:
-            stop_process(self._process)
-            raise
+        self._await_ready(self.ready_url, self.log, self.configure)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
 
 
 class DevpiMirror(PeerServer):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -84,7 +84,33 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-class _StaticServer(ABC):
+class OwnedProcess:
+    """A server process the bench started: made ready or stopped, and stopped on exit."""
+
+    _process: subprocess.Popen[bytes] | None = None
+
+    def _await_ready(self, url: str, log: Path, then: Callable[[], None] | None = None) -> None:
+        assert self._process is not None
+        try:
+            wait_until_ready(url, self._process, log)
+            if then is not None:
+                then()
+        except BaseException:
+            stop_process(self._process)
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
+
+
+class _StaticServer(OwnedProcess, ABC):
     """A static file server process over ``tree``, logging one line per request to a file."""
 
     label = "static"
@@ -127,22 +153,8 @@ class _StaticServer(ABC):
                 env=self.environ,
                 start_new_session=True,
             )
-        try:
-            wait_until_ready(self.index_url, self._process, self.log)
-        except BaseException:
-            stop_process(self._process)
-            raise
+        self._await_ready(self.index_url, self.log)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
 
 
 def find_nginx(environ: Mapping[str, str]) -> str | None:
