@@ -3,7 +3,7 @@ app and the CLI. Opening it migrates the database and creates the default layout
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +27,7 @@ from stilton.settings import Settings
 from stilton.storage import catalog, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
+from stilton.storage.changes import ChangeFeed
 from stilton.storage.database import Database
 from stilton.upstream.downloads import Transfers
 
@@ -40,14 +41,8 @@ class Runtime:
     database: Database
     blobs: BlobStore
     auth: AuthService
+    feed: ChangeFeed
     transfers: Transfers = field(default_factory=Transfers)
-    # Told after an index changed what it serves on its own (a proxy learning a page or a
-    # digest), so this process's page caches see it at once.
-    listeners: list[Callable[[], None]] = field(default_factory=list)
-
-    def changed(self) -> None:
-        for listener in self.listeners:
-            listener()
 
     def list_indexes(self) -> list[IndexRecord]:
         with self.database.connect() as connection:
@@ -87,9 +82,7 @@ class Runtime:
     def proxy(self, record: IndexRecord) -> ProxyIndex:
         if record.kind is not IndexKind.PROXY:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
-        return ProxyIndex(
-            record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE, self.changed
-        )
+        return ProxyIndex(record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE)
 
     def group(self, name: str) -> GroupIndex:
         record = self.get_index_record(name)
@@ -237,10 +230,6 @@ class Runtime:
             if r.kind is IndexKind.GROUP
         }
 
-    def generations(self) -> dict[str, int]:
-        with self.database.connect() as connection:
-            return catalog.index_generations(connection)
-
     def check_ready(self) -> None:
         self.database.check()
         self.blobs.check()
@@ -284,5 +273,7 @@ def open_runtime(settings: Settings) -> Runtime:
     database = Database(settings.effective_database_url)
     database.migrate()
     _create_default_layout(database, settings)
+    feed = ChangeFeed(database.connect, settings.generation_poll_interval)
+    database.on_commit = feed.committed
     blobs = LocalBlobStore(settings.blob_dir)
-    return Runtime(settings, database, blobs, AuthService(database))
+    return Runtime(settings, database, blobs, AuthService(database, feed), feed)

@@ -69,10 +69,6 @@ class Server:
     def runtime(self) -> Runtime:
         return self.state.runtime
 
-    def refresh(self) -> None:
-        """Make changes made through the runtime visible to the app at once."""
-        self.state.changed()
-
     def upload(self, index: str, dist: Dist, headers: dict[str, str]) -> httpx.Response:
         data = wheel_bytes(dist)
         response: httpx.Response = self.client.post(
@@ -124,7 +120,6 @@ def build_layout(server: Server) -> None:
     runtime.create_index(GROUP, IndexKind.GROUP, members=[HOSTED, PROXY])
     for name in (HOSTED, OTHER, PROXY, GROUP):
         runtime.set_permissions(name, PRIVATE)
-    server.refresh()
     assert server.upload(HOSTED, HOSTED_DIST, login("admin")).status_code == 200
     primed = server.client.get(f"/{PROXY}/simple/{UPSTREAM_DIST.name}/", headers=login("admin"))
     assert primed.status_code == 200, primed.text

@@ -27,7 +27,13 @@ def upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def settings(tmp_path: Path, upstream: FakeUpstream) -> Settings:
     return Settings.from_env(
-        {}, {"data_dir": tmp_path / "data", "default_upstream": upstream.simple_url}
+        {},
+        {
+            "data_dir": tmp_path / "data",
+            "default_upstream": upstream.simple_url,
+            # Changes made through another runtime (as the CLI would) are seen at once.
+            "generation_poll_interval": 0,
+        },
     )
 
 
@@ -50,11 +56,6 @@ def publish(runtime: Runtime, tmp_path: Path, dist: Dist, index: str = "local") 
     hosted = runtime.hosted(index)
     hosted.import_file(write_wheel(dist, folder), actor="tests")
     hosted.import_file(write_sdist(dist, folder), actor="tests")
-
-
-def seen(client: TestClient) -> None:
-    """Let the app see changes made through another runtime at once."""
-    client.app.state.stilton.generations.refresh_now()  # type: ignore[attr-defined]
 
 
 def asked_about(upstream: FakeUpstream, project: str) -> int:

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from stilton.core.policies import Policy
 from stilton.runtime import Runtime
-from tests.groups.conftest import JSON, publish, seen
+from tests.groups.conftest import JSON, publish
 from tests.support.dists import Dist
 from tests.support.upstream import FakeUpstream, Fault
 
@@ -37,7 +37,6 @@ def document(client: TestClient, path: str = "/simple/tool/") -> dict[str, Any]:
 
 def set_policy(client: TestClient, runtime: Runtime, index: str, **values: Any) -> None:
     runtime.configure(index, policy=Policy.from_mapping(values))
-    seen(client)
 
 
 @pytest.mark.parametrize("index", ["main", "pypi"])

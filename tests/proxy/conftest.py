@@ -32,7 +32,13 @@ def upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def settings(tmp_path: Path, upstream: FakeUpstream) -> Settings:
     return Settings.from_env(
-        {}, {"data_dir": tmp_path / "data", "default_upstream": upstream.simple_url}
+        {},
+        {
+            "data_dir": tmp_path / "data",
+            "default_upstream": upstream.simple_url,
+            # Changes made through another runtime (as the CLI would) are seen at once.
+            "generation_poll_interval": 0,
+        },
     )
 
 

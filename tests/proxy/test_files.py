@@ -46,7 +46,7 @@ def test_file_is_downloaded_once_and_kept(proxy: ProxyFactory, upstream: FakeUps
 def test_bad_bytes_are_never_kept(
     proxy: ProxyFactory, upstream: FakeUpstream, settings: Settings, fault: Fault
 ) -> None:
-    client = proxy()
+    client = proxy(ttl=0)  # the page is asked for again once the upstream is mended
     upstream.set_fault(fault)
     entry = file_entry(client, "beta", "beta-1.0.tar.gz")
     for _ in range(2):
@@ -56,12 +56,9 @@ def test_bad_bytes_are_never_kept(
     assert blob_files(settings) == []
     assert list((settings.blob_dir / "tmp").glob("*.part")) == []
     upstream.clear_faults()
-    if fault is Fault.WRONG_HASH:
-        client.app.state.stilton.pages.__init__(client.app.state.stilton.generations)  # type: ignore[attr-defined]
     good = client.get(file_entry(client, "beta", "beta-1.0.tar.gz")["url"])
-    if fault is Fault.TRUNCATED:
-        assert good.status_code == 200
-        assert good.content == upstream.file_bytes("beta-1.0.tar.gz")
+    assert good.status_code == 200
+    assert good.content == upstream.file_bytes("beta-1.0.tar.gz")
 
 
 def test_files_without_upstream_hashes_get_one(proxy: ProxyFactory, upstream: FakeUpstream) -> None:
@@ -101,7 +98,6 @@ def test_missing_metadata_is_read_with_range_requests(
     assert metadata.content == upstream.metadata_bytes(WHEEL)
     assert downloads(upstream, WHEEL) == 0
     assert upstream.count(lambda r: r.path == f"/files/{WHEEL}" and "range" in r.headers) >= 1
-    client.app.state.stilton.generations.refresh_now()  # type: ignore[attr-defined]
     digest = hashlib.sha256(metadata.content).hexdigest()
     assert file_entry(client, "alpha", WHEEL)["core-metadata"] == {"sha256": digest}
 

@@ -78,8 +78,10 @@ class StiltonServer:
         ready_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
         default_upstream: str | None = CLOSED_UPSTREAM,
+        workers: int = 1,
     ) -> None:
         self.root = root
+        self.workers = workers
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.port = port if port is not None else find_free_port()
@@ -130,6 +132,8 @@ class StiltonServer:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            "--workers",
+            str(self.workers),
         ]
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()

@@ -25,6 +25,8 @@ def settings(tmp_path: Path) -> Settings:
         "data_dir": tmp_path / "data",
         "max_upload_size": 2 * 2**20,
         "default_upstream": CLOSED_UPSTREAM,
+        # Changes made through another runtime (as the CLI would) are seen at once.
+        "generation_poll_interval": 0,
     }
     return Settings.from_env({}, overrides)
 

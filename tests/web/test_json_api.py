@@ -54,7 +54,6 @@ def test_default_index_alias(client: TestClient) -> None:
 
 def test_yanked_release_is_not_latest(client: TestClient, runtime: Runtime) -> None:
     runtime.hosted("local").set_yanked("json-demo", "1.1", None, yanked=True, reason="bad")
-    client.app.state.stilton.generations.refresh_now()  # type: ignore[attr-defined]
     info = client.get("/local/pypi/json-demo/json").json()["info"]
     assert info["version"] == "1.0"
     yanked = client.get("/local/pypi/json-demo/1.1/json").json()["info"]

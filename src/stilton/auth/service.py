@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from stilton.core.names import IndexName
 from stilton.core.permissions import Action, Principal, TokenScope
 from stilton.storage import users as user_store
 from stilton.storage.catalog import get_index
+from stilton.storage.changes import RESET, Change, ChangeFeed, ChangeScope, publish
 from stilton.storage.database import Database
 from stilton.storage.tokens import (
     TokenRecord,
@@ -89,11 +91,19 @@ def scope_of(record: TokenRecord) -> TokenScope:
 
 
 class AuthService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, feed: ChangeFeed) -> None:
         self.database = database
         self.hasher = PasswordHasher()
         self._verified: dict[str, tuple[float, Principal]] = {}
         self._dummy_hash: str | None = None
+        self._epoch = 0  # moves on with every change heard: a check begun before is not kept
+        feed.subscribe(self._heard)
+
+    def _heard(self, changes: Sequence[Change]) -> None:
+        """A user, token or group changed here or in another process: check again."""
+        if any(c.scope is ChangeScope.AUTH or c == RESET for c in changes):
+            self._epoch += 1
+            self._verified.clear()
 
     # -- users -----------------------------------------------------------------------------
 
@@ -124,7 +134,7 @@ class AuthService:
             user_store.add_audit(
                 connection, actor, "change password", address=address, detail=username
             )
-        self._verified.clear()
+            publish(connection, ChangeScope.AUTH)
 
     def set_user(
         self, username: str, *, is_admin: bool | None = None, groups: list[str] | None = None
@@ -137,7 +147,7 @@ class AuthService:
         with self.database.begin() as connection:
             user_store.update_user(connection, username, **values)
             user_store.add_audit(connection, "cli", "change user", detail=f"{username}: {values}")
-        self._verified.clear()
+            publish(connection, ChangeScope.AUTH)
 
     def list_users(self) -> list[UserRecord]:
         with self.database.connect() as connection:
@@ -150,7 +160,7 @@ class AuthService:
                 raise InvalidInput(f"{username!r} is the last administrator; make another first.")
             user_store.delete_user(connection, username)
             user_store.add_audit(connection, actor, "remove user", address=address, detail=username)
-        self._verified.clear()
+            publish(connection, ChangeScope.AUTH)
 
     def ensure_admin(self, password: str | None) -> str | None:
         """On first start: an ``admin`` user, with the given password or a generated one
@@ -214,7 +224,7 @@ class AuthService:
             user_store.add_audit(
                 connection, actor, "revoke token", address=address, detail=f"token:{token_id}"
             )
-        self._verified.clear()
+            publish(connection, ChangeScope.AUTH)
 
     # -- authentication --------------------------------------------------------------------
 
@@ -231,10 +241,13 @@ class AuthService:
         principal = self.remembered(credentials)
         if principal is not None:
             return principal
+        epoch = self._epoch
         principal = self._check(credentials)
         if len(self._verified) > 10_000:
             self._verified.clear()
-        self._verified[_credentials_key(credentials)] = (time.monotonic() + VERIFIED_FOR, principal)
+        if epoch == self._epoch:
+            key = _credentials_key(credentials)
+            self._verified[key] = (time.monotonic() + VERIFIED_FOR, principal)
         return self._unexpired(principal)
 
     @staticmethod

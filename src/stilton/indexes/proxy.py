@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -42,9 +41,10 @@ from stilton.core.versions import version_sort_key
 from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
 from stilton.indexes.single_flight import SingleFlight
-from stilton.storage import catalog, upstream_cache
+from stilton.storage import upstream_cache
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
+from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.database import Database
 from stilton.storage.upstream_cache import UpstreamFileRecord, UpstreamProjectRecord
 from stilton.upstream.client import PageResponse, UpstreamClient, Validators
@@ -69,10 +69,8 @@ class ProxyIndex:
         blobs: BlobStore,
         transfers: Transfers,
         max_file_size: int,
-        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.record = record
-        self.on_change = on_change  # told after this index changed what it serves
         self.database = database
         upstream = IndexConfig.from_mapping(record.config).upstream
         if upstream is None:
@@ -80,7 +78,7 @@ class ProxyIndex:
         self.config = upstream
         self.client = UpstreamClient(self.config)
         self.files = ProxyFiles(
-            record, self.config, database, blobs, self.client, transfers, max_file_size, on_change
+            record, self.config, database, blobs, self.client, transfers, max_file_size
         )
         self._refreshes: SingleFlight[StoredPage | None] = SingleFlight()
 
@@ -170,11 +168,8 @@ class ProxyIndex:
 
     def _forget(self, name: ProjectName) -> None:
         with self.database.begin() as connection:
-            forgotten = upstream_cache.forget_project(connection, self.record, name)
-            if forgotten:
-                catalog.bump_generation(connection, self.record)
-        if forgotten:
-            self.on_change()
+            if upstream_cache.forget_project(connection, self.record, name):
+                publish(connection, ChangeScope.PROJECT, self.name, name)
 
     def _save(self, page: UpstreamPage, response: PageResponse) -> StoredPage | None:
         now = _now()
@@ -207,13 +202,9 @@ class ProxyIndex:
             for f in page.files
         ]
         with self.database.begin() as connection:
-            changed = upstream_cache.save_page(connection, self.record, project, files)
-            if changed:
-                catalog.bump_generation(connection, self.record)
-            stored = upstream_cache.find_project(connection, self.record, page.project)
-        if changed:
-            self.on_change()
-        return stored
+            if upstream_cache.save_page(connection, self.record, project, files):
+                publish(connection, ChangeScope.PROJECT, self.name, page.project)
+            return upstream_cache.find_project(connection, self.record, page.project)
 
     async def _view(
         self, stored: StoredPage, *, fresh_for: float | None = None, stale: Staleness | None = None

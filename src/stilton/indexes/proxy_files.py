@@ -8,10 +8,10 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from anyio import to_thread
+from sqlalchemy import Connection
 
 from stilton.core.errors import DigestMismatch, NotFound
 from stilton.core.filenames import DistributionFilename, parse_distribution_filename
@@ -20,9 +20,10 @@ from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import StoredBlob
 from stilton.indexes.single_flight import SingleFlight
 from stilton.indexes.spool import SpooledFile, Spooler
-from stilton.storage import catalog, upstream_cache
+from stilton.storage import upstream_cache
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
+from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.database import Database
 from stilton.storage.upstream_cache import UpstreamFileRecord
 from stilton.upstream.client import UpstreamClient
@@ -55,10 +56,8 @@ class ProxyFiles:
         client: UpstreamClient,
         transfers: Transfers,
         max_file_size: int,
-        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.record = record
-        self.on_change = on_change
         self.config = config
         self.database = database
         self.blobs = blobs
@@ -147,8 +146,11 @@ class ProxyFiles:
                 upstream_cache.set_file_digest(
                     connection, self.record, record.filename, spooled.digests.sha256, spooled.size
                 )
-                catalog.bump_generation(connection, self.record)  # the page gains a link
-        self.on_change()
+                self._changed(connection, record)  # the page gains a link
+
+    def _changed(self, connection: Connection, record: UpstreamFileRecord) -> None:
+        project = parse_distribution_filename(record.filename).project
+        publish(connection, ChangeScope.PROJECT, self.record.name, project)
 
     # -- metadata ------------------------------------------------------------------------------
 
@@ -225,8 +227,7 @@ class ProxyFiles:
                 connection, self.record, record.filename, digest, len(data)
             )
             if record.upstream_metadata_sha256 is None:
-                catalog.bump_generation(connection, self.record)  # the link gains the hash
-        self.on_change()
+                self._changed(connection, record)  # the link gains the hash
 
     # -- the bounded cache -----------------------------------------------------------------------
 
@@ -274,11 +275,8 @@ class ProxyFiles:
                 total -= size
                 evicted.append(sha256)
             unused = [s for s in evicted if not upstream_cache.blob_in_use(connection, s)]
-            if evicted:
-                catalog.bump_generation(connection, self.record)
         for sha256 in unused:
             self.blobs.delete(sha256)
         if evicted:
-            self.on_change()
             logger.info("evicted %d file(s) from %s", len(evicted), self.record.name)
         return evicted

@@ -1,7 +1,7 @@
 """Queries over indexes, projects, releases and files.
 
 Every function takes an open connection, so callers decide the transaction; a change writes a
-journal row (its id becomes the project's serial) and bumps its index's generation.
+journal row (its id becomes the project's serial) and publishes itself on the change feed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from stilton.core.model import (
 )
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.versions import version_sort_key
+from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.schema import (
     audit_log,
     files,
@@ -93,6 +94,7 @@ def create_index(
     connection.execute(
         insert(indexes).values(name=name, kind=kind.value, config=config, generation=1)
     )
+    publish(connection, ChangeScope.INDEX, name)
     return get_index(connection, name)
 
 
@@ -113,18 +115,7 @@ def update_index_config(connection: Connection, index: IndexRecord, config: dict
         .where(indexes.c.id == index.id)
         .values(config=config, generation=indexes.c.generation + 1)
     )
-
-
-def bump_generation(connection: Connection, index: IndexRecord) -> None:
-    """Invalidate every cached page of the index, in every process."""
-    connection.execute(
-        update(indexes).where(indexes.c.id == index.id).values(generation=indexes.c.generation + 1)
-    )
-
-
-def index_generations(connection: Connection) -> dict[str, int]:
-    rows = connection.execute(select(indexes.c.name, indexes.c.generation))
-    return {row.name: row.generation for row in rows}
+    publish(connection, ChangeScope.INDEX, index.name)
 
 
 def record_change(
@@ -139,8 +130,8 @@ def record_change(
     detail: str | None = None,
     address: str = "",
 ) -> int:
-    """Journal a change, set the project's serial to it, bump the index generation, and put it
-    in the audit log (who, when, from where)."""
+    """Journal a change, set the project's serial to it, publish it to the caches of every
+    process, and put it in the audit log (who, when, from where)."""
     serial = connection.execute(
         insert(journal).values(
             index_id=index.id,
@@ -159,7 +150,7 @@ def record_change(
         .where(and_(projects.c.index_id == index.id, projects.c.name == project))
         .values(last_serial=serial[0])
     )
-    bump_generation(connection, index)
+    publish(connection, ChangeScope.PROJECT, index.name, project)
     what = ", ".join(x for x in (filename or version, detail) if x) or None
     connection.execute(
         insert(audit_log).values(

@@ -7,7 +7,9 @@ timeout, full fsync); the same code runs on PostgreSQL for scale-out.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -16,36 +18,62 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stilton.core.errors import StorageError
+from stilton.storage.changes import Change, take_pending
+
+logger = logging.getLogger("stilton.database")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step): when the database
 # is there already, starting needs neither Alembic nor its import time.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
+BUSY_TIMEOUT = 30.0  # seconds a statement waits for another process's lock on SQLite
+WRITE_WAIT = 120.0  # seconds a write waits for this process's earlier writes
+BEGIN_ATTEMPTS = 3
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is turned off: Stilton says BEGIN itself (below).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
 
 
-class Database:
-    """One engine per process; ``begin()`` is a transaction, ``connect()`` a read."""
+def _sqlite_engine(url: str, begin: str, **pool: Any) -> Engine:
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT}, **pool
+    )
+    event.listen(engine, "connect", _tune_sqlite)
+    # A write transaction takes SQLite's write lock when it begins (BEGIN IMMEDIATE): one that
+    # began as a read and is upgraded later gets SQLITE_BUSY at once, whatever the timeout.
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+    return engine
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """One database per process. ``connect()`` is a read (a consistent snapshot); ``begin()``
+    a write transaction. On SQLite, writes of one process take turns on one connection and
+    wait for other processes' (busy timeout), so contention is a wait, never an error.
+    ``on_commit`` hears the changes a committed transaction published (``storage.changes``).
+    """
+
+    def __init__(self, url: str, on_commit: Callable[[list[Change]], None] | None = None) -> None:
         self.url = url
+        self.on_commit = on_commit
+        self._writing = threading.local()
         if url.startswith("sqlite"):
             path = url.removeprefix("sqlite:///")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
+            self.engine: Engine = _sqlite_engine(url, "BEGIN", pool_size=8, max_overflow=56)
+            self._writer = _sqlite_engine(
+                url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=WRITE_WAIT
             )
-            event.listen(self.engine, "connect", _tune_sqlite)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+            self._writer = self.engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,11 +121,38 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
+        if getattr(self._writing, "active", False):
+            raise RuntimeError("a write transaction inside another one would wait for itself")
+        self._writing.active = True
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self._writer.connect() as connection:
+                take_pending(connection)  # nothing left over from an earlier, failed use
+                self._begin(connection)
+                try:
+                    yield connection
+                except BaseException:
+                    connection.rollback()
+                    take_pending(connection)
+                    raise
+                connection.commit()
+                committed = take_pending(connection)
         except OperationalError as exc:
-            raise StorageError(f"The database is unavailable: {exc.orig}") from exc
+            raise _storage_error(exc) from exc
+        finally:
+            self._writing.active = False
+        if committed and self.on_commit is not None:
+            self.on_commit(committed)
+
+    def _begin(self, connection: Connection) -> None:
+        """Begin, retrying a few times (logged) where another writer held the lock too long."""
+        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+            try:
+                connection.begin()
+                return
+            except OperationalError as exc:
+                if attempt == BEGIN_ATTEMPTS or "locked" not in str(exc.orig):
+                    raise
+                logger.warning("the database stayed locked; waiting again (%d)", attempt)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -105,7 +160,7 @@ class Database:
             with self.engine.connect() as connection:
                 yield connection
         except OperationalError as exc:
-            raise StorageError(f"The database is unavailable: {exc.orig}") from exc
+            raise _storage_error(exc) from exc
 
     def check(self) -> None:
         with self.connect() as connection:
@@ -113,3 +168,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._writer.dispose()
+
+
+def _storage_error(exc: OperationalError) -> StorageError:
+    return StorageError(f"The database is unavailable: {exc.orig}")

@@ -159,6 +159,21 @@ journal = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
+# The change feed: one row per change to what an index serves, written in the transaction that
+# makes the change. Every process reads the rows after the last one it saw and drops exactly the
+# cached pages they touch (``storage.changes``). Old rows are pruned; ids only grow.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),  # project | index | auth
+    Column("index_name", String(64)),  # None: not about one index (users, tokens)
+    Column("project", String(255)),  # None: the whole index
+    Column("at", UTCDateTime, nullable=False, default=utcnow),
+    Index(None, "at"),
+    sqlite_autoincrement=True,  # ids are never reused after a prune
+)
+
 # Key-value facts about the installation (e.g. which default layout it has).
 meta = Table(
     "meta",

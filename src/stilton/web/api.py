@@ -261,7 +261,6 @@ def create_api(state: WebState) -> FastAPI:
             rules,
         )
         await run_in_threadpool(audit, request, caller, "create index", index=record.name)
-        state.changed()
         return _index_out(record)
 
     @api.get("/indexes/{name}", response_model=IndexOut)
@@ -283,7 +282,6 @@ def create_api(state: WebState) -> FastAPI:
             )
         )
         await run_in_threadpool(audit, request, caller, "change index", index=name)
-        state.changed()
         return _index_out(record)
 
     @api.get("/indexes/{name}/permissions", response_model=AclModel)
@@ -302,7 +300,6 @@ def create_api(state: WebState) -> FastAPI:
         await run_in_threadpool(
             runtime.set_permissions, name, acl, caller.label, client_address(request)
         )
-        state.changed()
         return AclModel(**acl.to_mapping())
 
     async def _hosted(name: str, caller: Principal, action: Action) -> HostedIndex:
@@ -343,7 +340,6 @@ def create_api(state: WebState) -> FastAPI:
                     reason=body.reason, actor=caller.label, address=address,
                 )
             )  # fmt: skip
-        state.changed()
         return FilesOut(files=names)
 
     @api.get("/users", response_model=list[UserOut])

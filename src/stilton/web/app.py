@@ -6,6 +6,7 @@ process environment.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from stilton.core.errors import StiltonError
 from stilton.runtime import open_runtime
 from stilton.settings import Settings
+from stilton.storage.changes import ChangeFeed
 from stilton.web import files, health, jsonapi, simple, upload
 from stilton.web.api import create_api
 from stilton.web.errors import handle_stilton_error, handle_unexpected_error
@@ -126,7 +128,9 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        poller = asyncio.get_running_loop().create_task(_follow_changes(runtime.feed))
         yield
+        poller.cancel()
         await state.close()
         runtime.close()
 
@@ -143,6 +147,19 @@ def create_app(settings: Settings) -> ASGIApp:
             served, parse_trusted(settings.trusted_proxies), settings.client_cert_header
         )
     return served
+
+
+async def _follow_changes(feed: ChangeFeed) -> None:
+    """Hear other processes' changes every poll interval, requests or not, so nothing cached
+    outlives a change elsewhere by more than the interval."""
+    if feed.interval <= 0:
+        return  # every cache lookup polls (tests)
+    while True:
+        await asyncio.sleep(feed.interval)
+        try:
+            await run_in_threadpool(feed.poll)
+        except StiltonError as exc:
+            logging.getLogger("stilton.changes").warning("cannot read the change feed: %s", exc)
 
 
 def app_from_environ() -> ASGIApp:

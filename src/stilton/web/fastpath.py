@@ -52,7 +52,7 @@ class FastPath:
         built = self.web.indexes.get(index)
         return (
             built is not None
-            and built.generation == self.web.generations.current(index)
+            and built.stamp == self.web.versions.index_stamp(index)
             and built.acl.is_public
         )
 

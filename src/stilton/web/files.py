@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from starlette.concurrency import iterate_in_threadpool
@@ -16,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from stilton.core.errors import NotFound
+from stilton.core.errors import InvalidInput, NotFound
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.names import ProjectName
 from stilton.core.permissions import Action
 from stilton.core.ranges import parse_range
 from stilton.core.urls import METADATA_SUFFIX
@@ -73,14 +76,24 @@ async def _open(request: Request) -> StoredBlob | FileStream:
     found = state.files.get(index.name, key)
     if found is not None and _still_stored(state.runtime.blobs, found):
         return found
-    generation = state.generations.current(index.name)
+    project = project_of(filename)
+    stamp = state.versions.stamp(index.name, project)
     if want_metadata:
         opened: StoredBlob | FileStream = await index.open_metadata(sha256, filename)
     else:
         opened = await index.open_file(sha256, filename)
     if isinstance(opened, StoredBlob):
-        state.files.put(index.name, key, generation, opened)
+        state.files.put(index.name, key, opened, project=project, stamp=stamp)
     return opened
+
+
+@lru_cache(maxsize=4096)
+def project_of(filename: str) -> ProjectName | None:
+    """The project a file URL's filename names (None: no valid distribution filename)."""
+    try:
+        return parse_distribution_filename(filename).project
+    except InvalidInput:
+        return None
 
 
 def _still_stored(blobs: BlobStore, blob: StoredBlob) -> bool:

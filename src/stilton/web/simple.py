@@ -107,14 +107,14 @@ async def project_list(request: Request) -> Response:
     await authorize(request, index, Action.READ)
     page = state.pages.get(index.name, (None, fmt.value))
     if page is None:
-        generation = state.generations.current(index.name)
+        stamp = state.versions.stamp(index.name)
         listing = await index.list_projects()
         if fmt.is_json:
             body = render_project_list_json(listing.projects, listing.last_serial)
         else:
             body = render_project_list_html(listing.projects)
         page = _rendered(body, listing.last_serial)
-        state.pages.put(index.name, (None, fmt.value), generation, page)
+        state.pages.put(index.name, (None, fmt.value), page, project=None, stamp=stamp)
     return page_response(request, page, fmt)
 
 
@@ -142,7 +142,7 @@ async def project_detail(request: Request) -> Response:
 async def _render_detail(
     state: WebState, index: Index, name: ProjectName, fmt: SimpleFormat
 ) -> RenderedPage:
-    generation = state.generations.current(index.name)
+    stamp = state.versions.stamp(index.name, name)
     view = await index.find_project(name)
     if view is None:
         raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
@@ -152,7 +152,9 @@ async def _render_detail(
         lambda: _rendered(render(view.detail), view.detail.last_serial, view)
     )
     if view.stale is None:
-        state.pages.put(index.name, (name, fmt.value), generation, page, view.fresh_for)
+        state.pages.put(
+            index.name, (name, fmt.value), page, project=name, stamp=stamp, ttl=view.fresh_for
+        )
     return page
 
 

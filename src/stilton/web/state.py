@@ -16,8 +16,10 @@ from stilton.indexes.base import Index, Staleness, StoredBlob
 from stilton.indexes.closing import close_index
 from stilton.indexes.single_flight import SingleFlight
 from stilton.runtime import Runtime
-from stilton.web.cache import GenerationCache, Generations
+from stilton.web.cache import Stamp, StampedCache, Versions
 from stilton.web.guard import FailureGuard
+
+FILE_LOOKUP_WEIGHT = 256  # bytes, roughly, of one remembered file lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +35,15 @@ class RenderedPage:
         """Each encoding is its own representation, with its own strong ETag."""
         return self.etag[:-1] + '-gzip"'
 
+    @property
+    def weight(self) -> int:
+        return len(self.body) + len(self.gzipped or b"") + 200
+
 
 @dataclass(frozen=True, slots=True)
 class BuiltIndex:
     index: Index
-    generation: int
+    stamp: Stamp
     closure: dict[str, Any]  # the configuration it was built from (see Runtime.config_closure)
     acl: Acl
 
@@ -45,29 +51,30 @@ class BuiltIndex:
 @dataclass
 class WebState:
     runtime: Runtime
-    generations: Generations
-    pages: GenerationCache[tuple[str | None, str], RenderedPage]
-    files: GenerationCache[tuple[str, str, bool], StoredBlob]
+    versions: Versions
+    pages: StampedCache[tuple[str | None, str], RenderedPage]
+    files: StampedCache[tuple[str, str, bool], StoredBlob]
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
     guard: FailureGuard = field(default_factory=FailureGuard)
     renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
 
     @classmethod
     def build(cls, runtime: Runtime) -> WebState:
-        generations = Generations(
-            lambda: (runtime.generations(), runtime.groups()),
-            runtime.settings.generation_poll_interval,
+        versions = Versions(runtime.feed, runtime.groups)
+        settings = runtime.settings
+        return cls(
+            runtime,
+            versions,
+            StampedCache(versions, settings.page_cache_bytes, lambda page: page.weight),
+            StampedCache(versions, settings.page_cache_bytes // 8, lambda _: FILE_LOOKUP_WEIGHT),
         )
-        generations.refresh_now()
-        runtime.listeners.append(generations.mark_changed)
-        return cls(runtime, generations, GenerationCache(generations), GenerationCache(generations))
 
     async def index(self, name: str) -> Index:
         """The index called ``name``. Its configuration (and its members') is read again only
-        when its generation moved on, and the object rebuilt only when that changed."""
-        generation = self.generations.current(name)
+        when a change to one of them was heard, and the object rebuilt only when it changed."""
+        stamp = self.versions.index_stamp(name)
         cached = self.indexes.get(name)
-        if cached is not None and cached.generation == generation:
+        if cached is not None and cached.stamp == stamp:
             return cached.index
         closure = await run_in_threadpool(self.runtime.config_closure, name)
         if cached is not None and cached.closure == closure:
@@ -77,7 +84,7 @@ class WebState:
             if cached is not None:
                 await close_index(cached.index)
         acl = IndexConfig.from_mapping(index.record.config).acl
-        self.indexes[name] = BuiltIndex(index, generation, closure, acl)
+        self.indexes[name] = BuiltIndex(index, stamp, closure, acl)
         return index
 
     def acl(self, name: str) -> Acl:
@@ -88,10 +95,6 @@ class WebState:
         for built in self.indexes.values():
             await close_index(built.index)
         self.indexes.clear()
-
-    def changed(self) -> None:
-        """This process changed an index: see the new generations at once."""
-        self.generations.refresh_now()
 
     @property
     def default_index(self) -> IndexName:

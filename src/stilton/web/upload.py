@@ -42,7 +42,6 @@ async def upload(request: Request) -> Response:
     outcome = await run_in_threadpool(
         index.upload, form.file, form.fields, principal.label, client_address(request)
     )
-    state.changed()
     logger.info(
         "upload %s to %s by %s: %s", form.file.filename, index.name, principal.label, outcome
     )
