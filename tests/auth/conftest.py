@@ -30,7 +30,18 @@ CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
 TESTCLIENT_ADDRESS = "testclient"  # the client host Starlette's TestClient reports
 
 HOSTED, PROXY, GROUP, OTHER = "p-hosted", "p-proxy", "p-group", "p-other"
-INDEX_OF_KIND = {"hosted": HOSTED, "proxy": PROXY, "group": GROUP}
+# Public indexes: a hosted index, a proxy, a group of the private hosted index then the public
+# proxy (like the default "main" over a private "local"), a group over the public hosted index,
+# and a group over that mixed group.
+PUBLIC_HOSTED, PUBLIC_PROXY = "o-hosted", "o-proxy"
+MIXED, OPEN_GROUP, NESTED = "o-mixed", "o-group", "o-nested"
+INDEX_OF_KIND = {
+    "hosted": HOSTED,
+    "proxy": PROXY,
+    "group": GROUP,
+    "group-over-private": MIXED,
+    "group-over-public": OPEN_GROUP,
+}
 PRIVATE = Acl(read=("group:readers", "group:uploaders"), upload=("group:uploaders",))
 
 # Users and their passwords; "admin" is a server administrator.
@@ -38,15 +49,18 @@ PASSWORDS = {
     "reader": "reader-password-1",
     "uploader": "uploader-password-2",
     "admin": "admin-password-3",
+    "stranger": "stranger-password-4",  # authenticated, in no group
 }
-GROUPS = {"reader": ["readers"], "uploader": ["uploaders"], "admin": []}
+GROUPS = {"reader": ["readers"], "uploader": ["uploaders"], "admin": [], "stranger": []}
 
 # A project already in the hosted index (so reads, yanks and deletes have a target) ...
 HOSTED_DIST = Dist("matrix-pkg", "1.0")
 HOSTED_WHEEL = wheel_bytes(HOSTED_DIST)
 HOSTED_SHA256 = hashlib.sha256(HOSTED_WHEEL).hexdigest()
-# ... and one upstream, reached through the proxy.
+# ... and upstream ones, reached through the proxies: a project of its own, and a public
+# namesake of the private hosted project with a higher version (dependency confusion bait).
 UPSTREAM_DIST = Dist("upstream-pkg", "2.0")
+NAMESAKE_DIST = Dist(HOSTED_DIST.name, "9.0")
 
 
 @dataclass
@@ -103,6 +117,7 @@ def file_path(index: str, sha256: str, filename: str) -> str:
 def make_upstream() -> FakeUpstream:
     upstream = FakeUpstream()
     upstream.add(UPSTREAM_DIST, sdist=False)
+    upstream.add(NAMESAKE_DIST, sdist=False)
     return upstream
 
 
@@ -120,9 +135,16 @@ def build_layout(server: Server) -> None:
     runtime.create_index(GROUP, IndexKind.GROUP, members=[HOSTED, PROXY])
     for name in (HOSTED, OTHER, PROXY, GROUP):
         runtime.set_permissions(name, PRIVATE)
-    assert server.upload(HOSTED, HOSTED_DIST, login("admin")).status_code == 200
-    primed = server.client.get(f"/{PROXY}/simple/{UPSTREAM_DIST.name}/", headers=login("admin"))
-    assert primed.status_code == 200, primed.text
+    runtime.create_index(PUBLIC_HOSTED, IndexKind.HOSTED)
+    runtime.create_index(PUBLIC_PROXY, IndexKind.PROXY, {"url": server.upstream.simple_url})
+    runtime.create_index(MIXED, IndexKind.GROUP, members=[HOSTED, PUBLIC_PROXY])
+    runtime.create_index(OPEN_GROUP, IndexKind.GROUP, members=[PUBLIC_HOSTED])
+    runtime.create_index(NESTED, IndexKind.GROUP, members=[MIXED])
+    for index in (HOSTED, PUBLIC_HOSTED):
+        assert server.upload(index, HOSTED_DIST, login("admin")).status_code == 200
+    for proxy in (PROXY, PUBLIC_PROXY):
+        primed = server.client.get(f"/{proxy}/simple/{UPSTREAM_DIST.name}/", headers=login("admin"))
+        assert primed.status_code == 200, primed.text
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """Who may do what: every principal (anonymous, reader, uploader, admin) against every action
 (read a page, read a file, upload, yank, delete, change permissions) on private indexes of every
-kind (hosted, proxy, group), one HTTP status per cell."""
+kind (hosted, proxy, group), on a public group over a private hosted index and on a public group
+over a public hosted index, one HTTP status per cell."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stilton.core.permissions import Acl
 from tests.auth.conftest import (
+    GROUP,
     HOSTED,
     HOSTED_DIST,
     HOSTED_SHA256,
     INDEX_OF_KIND,
     PRIVATE,
+    PROXY,
     UPSTREAM_DIST,
     Server,
     file_path,
@@ -40,6 +44,8 @@ PRINCIPALS = ("anonymous", "reader", "uploader", "admin")
 #   not 403. A 400 names what to fix (the URL), and the caller learns nothing the index's
 #   readers do not know — except that an anonymous uploader learns a private index's kind.
 # - Yank needs upload permission; delete and changing permissions need admin permission.
+# - A public group serves a private member's project only to those who may read that member
+#   (DESIGN.md, "Permissions through groups"): anonymous gets 401 there, as on the member.
 #
 #   action       kind      anonymous reader uploader admin
 EXPECTED: list[tuple[str, str, int, int, int, int]] = [
@@ -49,6 +55,18 @@ EXPECTED: list[tuple[str, str, int, int, int, int]] = [
     ("read-file", "hosted",  401, 200, 200, 200),
     ("read-file", "proxy",   401, 200, 200, 200),
     ("read-file", "group",   401, 200, 200, 200),
+    ("read",      "group-over-private", 401, 200, 200, 200),
+    ("read-file", "group-over-private", 401, 200, 200, 200),
+    ("read",      "group-over-public",  200, 200, 200, 200),
+    ("read-file", "group-over-public",  200, 200, 200, 200),
+    ("upload",    "group-over-private", 400, 400, 400, 400),
+    ("upload",    "group-over-public",  400, 400, 400, 400),
+    ("yank",      "group-over-private", 401, 400, 400, 400),
+    ("yank",      "group-over-public",  401, 400, 400, 400),
+    ("delete",    "group-over-private", 401, 400, 400, 400),
+    ("delete",    "group-over-public",  401, 400, 400, 400),
+    ("admin-api", "group-over-private", 401, 403, 403, 200),
+    ("admin-api", "group-over-public",  401, 403, 403, 200),
     ("upload",    "hosted",  403, 403, 200, 200),
     ("upload",    "proxy",   400, 400, 400, 400),
     ("upload",    "group",   400, 400, 400, 400),
@@ -127,9 +145,10 @@ def delete(server: Server, index: str, kind: str, principal: str) -> httpx.Respo
 
 def admin_api(server: Server, index: str, kind: str, principal: str) -> httpx.Response:
     # The same lists again: an allowed change changes nothing for the other cells.
+    acl = PRIVATE if index in (HOSTED, PROXY, GROUP) else Acl()
     response: httpx.Response = server.client.put(
         f"/api/indexes/{index}/permissions",
-        json=PRIVATE.to_mapping(),
+        json=acl.to_mapping(),
         headers=headers_of(principal),
     )
     return response

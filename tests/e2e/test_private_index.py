@@ -7,10 +7,8 @@ server's log or in a page it served.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,11 +35,7 @@ from tests.support.clients import (
 )
 from tests.support.dists import Dist
 from tests.support.server import (
-    CLOSED_UPSTREAM,
-    ServerError,
     StiltonServer,
-    server_environ,
-    stilton_command,
 )
 
 pytestmark = pytest.mark.e2e
@@ -102,26 +96,8 @@ class PrivateIndex:
 
 
 def run_stilton(server: StiltonServer, *args: str, stdin: str) -> None:
-    """``stilton ARGS`` against the server's data, with ``stdin`` (``cli()`` passes none)."""
-    environ = {
-        **server_environ(os.environ, CLOSED_UPSTREAM),
-        "STILTON_DATA_DIR": str(server.data_dir),
-    }
-    completed = subprocess.run(
-        [*stilton_command(), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=60,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise ServerError(
-            f"stilton {' '.join(args)} failed",
-            returncode=completed.returncode,
-            log=completed.stdout + completed.stderr,
-        )
+    """``stilton ARGS`` against the server's data, with ``stdin``."""
+    server.cli(*args, stdin=stdin)
 
 
 def add_user(server: StiltonServer, name: str, *groups: str) -> Login:

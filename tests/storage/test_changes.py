@@ -61,11 +61,16 @@ def test_own_change_is_heard_after_commit_and_not_again(
     assert first.projects() == ["demo"]
 
 
-def test_a_rolled_back_change_is_never_heard(processes: tuple[Process, Process]) -> None:
-    first, second = processes
-    with pytest.raises(ZeroDivisionError), first.database.begin() as connection:
+def _publish_then_fail(database: Database) -> None:
+    with database.begin() as connection:
         publish(connection, ChangeScope.PROJECT, "local", ProjectName("demo"))
         raise ZeroDivisionError
+
+
+def test_a_rolled_back_change_is_never_heard(processes: tuple[Process, Process]) -> None:
+    first, second = processes
+    with pytest.raises(ZeroDivisionError):
+        _publish_then_fail(first.database)
     second.feed.poll()
     assert first.heard == second.heard == []
 

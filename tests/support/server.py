@@ -207,13 +207,15 @@ class StiltonServer:
         self.start()
 
     def cli(
-        self, *args: str, check: bool = True, timeout: float = 60.0
+        self, *args: str, check: bool = True, timeout: float = 60.0, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``stilton ARGS`` against this server's data directory (``STILTON_DATA_DIR``)."""
+        """Run ``stilton ARGS`` against this server's data directory (``STILTON_DATA_DIR``),
+        with ``stdin`` as its input (none by default)."""
         environ = {**self._environ, "STILTON_DATA_DIR": str(self.data_dir)}
         completed = subprocess.run(
             [*stilton_command(), *args],
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
             text=True,
             env=environ,

@@ -23,13 +23,16 @@ class Staleness:
 
 @dataclass(frozen=True, slots=True)
 class ProjectView:
-    """A project page, how long it may be reused, and whether it is stale."""
+    """A project page, how long it may be reused, whether it is stale, and which other indexes
+    it comes from (a group's serving members: whoever reads it must be allowed to read those
+    too, DESIGN.md "Permissions through groups")."""
 
     detail: ProjectDetail
     fresh_for: float | None = (
         None  # seconds before the index must be asked again; None: until changed
     )
     stale: Staleness | None = None
+    sources: frozenset[IndexName] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,8 @@ class Index(Protocol):
     @property
     def kind(self) -> IndexKind: ...
 
-    async def list_projects(self) -> ProjectList: ...
+    async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
+        """The projects; a group lists only those of members in ``within`` (None: all)."""
 
     async def find_project(self, name: ProjectName) -> ProjectView | None: ...
 

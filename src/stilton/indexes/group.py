@@ -42,12 +42,15 @@ class GroupIndex:
     def kind(self) -> IndexKind:
         return IndexKind.GROUP
 
-    async def list_projects(self) -> ProjectList:
-        """Every name a member knows, once (proxies list only the names they have seen)."""
+    async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
+        """Every name a member in ``within`` knows, once (proxies list only the names they
+        have seen); a member left out is one whose names the asker may not see."""
         seen: dict[ProjectName, ProjectSummary] = {}
         serial = 0
         for member in self.members:
-            listing = await member.list_projects()
+            if within is not None and member.name not in within:
+                continue
+            listing = await member.list_projects(within)
             serial = max(serial, listing.last_serial)
             for project in listing.projects:
                 seen.setdefault(project.name, project)
@@ -76,6 +79,7 @@ class GroupIndex:
             combine(self.name, [view.detail for _, view in found]),
             fresh_for=_shortest((view.fresh_for for _, view in found)),
             stale=next((view.stale for _, view in found if view.stale), None),
+            sources=frozenset().union(*({m.name} | v.sources for m, v in found)),
         )
 
     async def _holder(self, sha256: str, filename: str) -> Index:

@@ -54,7 +54,7 @@ class HostedIndex:
 
     # -- reading (the Index protocol) ----------------------------------------------------
 
-    async def list_projects(self) -> ProjectList:
+    async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
         return await to_thread.run_sync(self.project_list)
 
     async def find_project(self, name: ProjectName) -> ProjectView | None:

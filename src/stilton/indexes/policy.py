@@ -38,8 +38,8 @@ class PolicyIndex:
         if not self.policy.project_allowed(name):
             raise NotFound(self.policy.deny_reason(name))
 
-    async def list_projects(self) -> ProjectList:
-        listing = await self.inner.list_projects()
+    async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
+        listing = await self.inner.list_projects(within)
         allowed = [p for p in listing.projects if self.policy.project_allowed(p.name)]
         return replace(listing, projects=allowed)
 

@@ -96,7 +96,7 @@ class ProxyIndex:
 
     # -- pages ---------------------------------------------------------------------------------
 
-    async def list_projects(self) -> ProjectList:
+    async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
         """The projects this proxy has seen (the upstream's full list is never copied)."""
         rows = await to_thread.run_sync(self._list)
         projects = [ProjectSummary(name, name, serial) for name, serial in rows]

@@ -201,6 +201,20 @@ def _index_out(record: IndexRecord) -> IndexOut:
     )
 
 
+def _may(principal: Principal, action: Action, record: IndexRecord) -> bool:
+    acl = IndexConfig.from_mapping(record.config).acl
+    return allowed(principal, action, record.name, acl)
+
+
+def _index_seen_by(principal: Principal, record: IndexRecord) -> IndexOut:
+    """An index as the caller may see it: its configuration (upstream, members, policy) and
+    permissions only for those who may administer it."""
+    shown = _index_out(record)
+    if _may(principal, Action.ADMIN, record):
+        return shown
+    return shown.model_copy(update={"configuration": {}, "permissions": {}})
+
+
 async def _index_admin(request: Request, principal: Principal, name: str) -> IndexRecord:
     runtime = _state(request).runtime
     record = await run_in_threadpool(runtime.get_index_record, name)
@@ -246,7 +260,9 @@ def create_api(state: WebState) -> FastAPI:
 
     @api.get("/indexes", response_model=list[IndexOut])
     async def list_indexes(caller: Caller) -> list[IndexOut]:
-        return [_index_out(r) for r in await run_in_threadpool(runtime.list_indexes)]
+        """The indexes the caller may read; configuration only where it may administer."""
+        records = await run_in_threadpool(runtime.list_indexes)
+        return [_index_seen_by(caller, r) for r in records if _may(caller, Action.READ, r)]
 
     @api.post("/indexes", response_model=IndexOut, status_code=201)
     async def create_index(request: Request, body: IndexIn, caller: Caller) -> IndexOut:
@@ -265,7 +281,10 @@ def create_api(state: WebState) -> FastAPI:
 
     @api.get("/indexes/{name}", response_model=IndexOut)
     async def get_index(name: str, caller: Caller) -> IndexOut:
-        return _index_out(await run_in_threadpool(runtime.get_index_record, name))
+        record = await run_in_threadpool(runtime.get_index_record, name)
+        if not _may(caller, Action.READ, record):
+            raise NotFound(f"No index named {name!r}.")  # not even whether it exists
+        return _index_seen_by(caller, record)
 
     @api.patch("/indexes/{name}", response_model=IndexOut)
     async def change_index(

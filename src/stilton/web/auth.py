@@ -10,8 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from stilton.auth.credentials import parse_basic_authorization
-from stilton.core.errors import AuthenticationRequired, PermissionDenied, Unauthenticated
-from stilton.core.names import ProjectName
+from stilton.core.errors import (
+    AuthenticationRequired,
+    PermissionDenied,
+    StiltonError,
+    Unauthenticated,
+)
+from stilton.core.names import IndexName, ProjectName
 from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
@@ -69,26 +74,85 @@ async def authorize(
     acl = state.acl(index.name)
     if action is Action.READ and acl.is_public:
         return ANONYMOUS_PRINCIPAL  # the hot path: nothing to check
+    principal = await _principal(request, index.name, action)
+    if allowed(principal, action, index.name, acl, project):
+        return principal
+    raise _refusal(principal, action, index.name, project)
+
+
+async def authorize_sources(
+    request: Request, index: Index, project: ProjectName | None, sources: frozenset[IndexName]
+) -> None:
+    """DESIGN.md, "Permissions through groups": reading a group's project needs read access to
+    every member it comes from as well. Resolution never depends on who asks, so a private
+    member's name is refused (401 to the anonymous), never replaced by a public namesake."""
+    built = state_of(request).built(index.name)
+    closed = sorted(s for s in sources if not built.acls[s].is_public)
+    if not closed:
+        return
+    principal = await _principal(request, index.name, Action.READ)
+    for source in closed:
+        # The token's scope is checked against the index asked; the member's access list
+        # against who the principal is.
+        if not allowed(principal, Action.READ, index.name, built.acls[source], project):
+            raise _refusal(principal, Action.READ, index.name, project, source)
+
+
+async def project_sources(
+    request: Request, index: Index, project: ProjectName | None
+) -> frozenset[IndexName]:
+    """The other indexes a project of ``index`` comes from (a group's serving members); only
+    looked up where it can matter: an index built from others that are not all public."""
+    if project is None or state_of(request).built(index.name).public:
+        return frozenset()
+    view = await index.find_project(project)
+    return view.sources if view is not None else frozenset()
+
+
+async def readable_members(request: Request, index: Index) -> frozenset[IndexName]:
+    """The indexes an index is built from whose projects the asker may see."""
+    built = state_of(request).built(index.name)
+    principal = await _principal(request, index.name, Action.READ)
+    return frozenset(
+        IndexName(name)
+        for name, acl in built.acls.items()
+        if allowed(principal, Action.READ, index.name, acl)
+    )
+
+
+async def _principal(request: Request, index: str, action: Action) -> Principal:
     try:
-        principal = await principal_of(request)
+        return await principal_of(request)
     except Unauthenticated:
         if action is Action.UPLOAD:
             raise
         raise AuthenticationRequired(
-            f"Index {index.name!r} needs valid credentials: a username and password, or"
+            f"Index {index!r} needs valid credentials: a username and password, or"
             " '__token__' and a token."
         ) from None
-    if allowed(principal, action, index.name, acl, project):
-        return principal
+
+
+def _refusal(
+    principal: Principal,
+    action: Action,
+    index: str,
+    project: ProjectName | None,
+    source: str | None = None,
+) -> StiltonError:
+    where = f" (it comes from the private index {source!r})" if source else ""
     if principal.anonymous and action is not Action.UPLOAD:
-        raise AuthenticationRequired(f"Index {index.name!r} is private; log in to read it.")
+        if source:
+            return AuthenticationRequired(
+                f"Project {project!r} in index {index!r} is private{where}; log in to read it."
+            )
+        return AuthenticationRequired(f"Index {index!r} is private; log in to read it.")
     if principal.anonymous:
-        raise Unauthenticated(
+        return Unauthenticated(
             "Invalid or non-existent authentication information. Upload with HTTP Basic"
             " authentication: your username and password, or '__token__' and a token."
         )
     verb = {Action.READ: "read", Action.UPLOAD: "upload to", Action.ADMIN: "administer"}[action]
     target = f"project {project!r} in " if project else ""
-    raise PermissionDenied(
-        f"{principal.label} isn't allowed to {verb} {target}index {index.name!r}."
+    return PermissionDenied(
+        f"{principal.label} isn't allowed to {verb} {target}index {index!r}{where}."
     )

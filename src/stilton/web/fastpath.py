@@ -14,7 +14,7 @@ from stilton.core.negotiation import SimpleFormat, select_format
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.web.files import IMMUTABLE, OCTET_STREAM
 from stilton.web.simple import SERIAL_HEADER, accepts_gzip, etag_matches
-from stilton.web.state import RenderedPage, WebState
+from stilton.web.state import BuiltIndex, RenderedPage, WebState
 
 _SKIP_FILE_HEADERS = (b"range", b"if-range", b"authorization")
 
@@ -48,13 +48,17 @@ class FastPath:
             return
         await self.app(scope, receive, send)
 
-    def _public(self, index: str) -> bool:
+    def _public(self, index: str) -> BuiltIndex | None:
+        """The index, if it is current and anyone may read it (what it serves from its members
+        is checked per page and per file)."""
         built = self.web.indexes.get(index)
-        return (
-            built is not None
-            and built.stamp == self.web.versions.index_stamp(index)
-            and built.acl.is_public
-        )
+        if (
+            built is None
+            or built.stamp != self.web.versions.index_stamp(index)
+            or not built.acl.is_public
+        ):
+            return None
+        return built
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
         parts = scope["path"].split("/")
@@ -68,14 +72,15 @@ class FastPath:
             index, project = parts[1], (parts[3] if len(parts) == 5 else None)
         else:
             return False
-        if not self._public(index):
+        built = self._public(index)
+        if built is None or (project is None and not built.public):
             return False
         headers = dict(scope["headers"])
         fmt = _format(headers.get(b"accept", b"").decode("latin-1"))
         if fmt is None:
             return False
-        page = self.web.pages.get(index, (project, fmt.value))
-        if page is None or page.stale is not None:
+        page = self.web.pages.get(index, (project, fmt.value, None))
+        if page is None or page.stale is not None or not built.readable_by_anyone(page.sources):
             return False
         encoding = headers.get(b"accept-encoding")
         compressed = page.gzipped is not None and accepts_gzip(
@@ -117,16 +122,20 @@ class FastPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _file(self, scope: Scope, send: Send, index: str, sha256: str, name: str) -> bool:
-        if "http.response.pathsend" not in scope.get("extensions", {}) or not self._public(index):
+        built = self._public(index)
+        if "http.response.pathsend" not in scope.get("extensions", {}) or built is None:
             return False
         headers = dict(scope["headers"])
         if any(h in headers for h in _SKIP_FILE_HEADERS):
             return False
         want_metadata = name.endswith(METADATA_SUFFIX)
         filename = name.removesuffix(METADATA_SUFFIX) if want_metadata else name
-        blob = self.web.files.get(index, (sha256, filename, want_metadata))
-        path = self.web.runtime.blobs.local_path(blob.sha256) if blob else None
-        if blob is None or path is None or not path.exists():
+        opened = self.web.files.get(index, (sha256, filename, want_metadata))
+        if opened is None or not built.readable_by_anyone(opened.sources):
+            return False
+        blob = opened.blob
+        path = self.web.runtime.blobs.local_path(blob.sha256)
+        if path is None or not path.exists():
             return False
         etag = f'"{blob.sha256}"'
         raw = [

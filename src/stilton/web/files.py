@@ -19,15 +19,15 @@ from starlette.types import Receive, Scope, Send
 
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
-from stilton.core.names import ProjectName
+from stilton.core.names import IndexName, ProjectName
 from stilton.core.permissions import Action
 from stilton.core.ranges import parse_range
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import FileStream, StoredBlob
 from stilton.storage.blobs import BlobStore
-from stilton.web.auth import authorize
+from stilton.web.auth import authorize, authorize_sources, project_sources
 from stilton.web.simple import etag_matches, visibility
-from stilton.web.state import index_of, state_of
+from stilton.web.state import OpenedFile, index_of, state_of
 
 IMMUTABLE = "max-age=365000000, immutable"
 OCTET_STREAM = "application/octet-stream"
@@ -61,8 +61,8 @@ class PathSendResponse(Response):
             yield from self.blobs.iter_range(self.sha256, 0, self.size - 1)
 
 
-async def _open(request: Request) -> StoredBlob | FileStream:
-    """The file (or its metadata) a URL names."""
+async def _open(request: Request) -> tuple[StoredBlob | FileStream, frozenset[IndexName]]:
+    """The file (or its metadata) a URL names, and the other indexes it comes from."""
     sha256, filename = request.path_params["sha256"], request.path_params["filename"]
     want_metadata = filename.endswith(METADATA_SUFFIX)
     if want_metadata:
@@ -72,19 +72,22 @@ async def _open(request: Request) -> StoredBlob | FileStream:
     state = state_of(request)
     index = await index_of(request)
     await authorize(request, index, Action.READ)
+    project = project_of(filename)
     key = (sha256, filename, want_metadata)
     found = state.files.get(index.name, key)
-    if found is not None and _still_stored(state.runtime.blobs, found):
-        return found
-    project = project_of(filename)
+    if found is not None and _still_stored(state.runtime.blobs, found.blob):
+        await authorize_sources(request, index, project, found.sources)
+        return found.blob, found.sources
     stamp = state.versions.stamp(index.name, project)
+    sources = await project_sources(request, index, project)
+    await authorize_sources(request, index, project, sources)
     if want_metadata:
         opened: StoredBlob | FileStream = await index.open_metadata(sha256, filename)
     else:
         opened = await index.open_file(sha256, filename)
     if isinstance(opened, StoredBlob):
-        state.files.put(index.name, key, opened, project=project, stamp=stamp)
-    return opened
+        state.files.put(index.name, key, OpenedFile(opened, sources), project=project, stamp=stamp)
+    return opened, sources
 
 
 @lru_cache(maxsize=4096)
@@ -118,12 +121,12 @@ def _streaming(request: Request, stream: FileStream, headers: dict[str, str]) ->
 
 
 async def serve_file(request: Request) -> Response:
-    opened = await _open(request)
+    opened, sources = await _open(request)
     blobs = state_of(request).runtime.blobs
     etag = f'"{request.path_params["sha256"]}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": f"{IMMUTABLE}, {visibility(request)}",
+        "Cache-Control": f"{IMMUTABLE}, {visibility(request, sources)}",
         "Accept-Ranges": "bytes",
     }
     if etag_matches(request.headers.get("if-none-match"), etag):

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from stilton.core.errors import NotFound
 from stilton.core.names import is_valid_project_name, normalize_project_name
 from stilton.core.permissions import Action
-from stilton.web.auth import authorize
+from stilton.web.auth import authorize, authorize_sources, project_sources
 from stilton.web.simple import SERIAL_HEADER
 from stilton.web.state import index_of
 
@@ -43,6 +43,7 @@ async def _project_json(request: Request) -> Response:
         return RedirectResponse(path[:start] + name + path[start + len(raw_name) :], 301)
     index = await index_of(request)
     await authorize(request, index, Action.READ)
+    await authorize_sources(request, index, name, await project_sources(request, index, name))
     base_url = str(request.base_url).rstrip("/")
     body = await index.project_json(name, version, base_url)
     headers = {

@@ -15,7 +15,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from stilton.core.errors import NotFound
-from stilton.core.names import ProjectName, is_valid_project_name, normalize_project_name
+from stilton.core.names import (
+    IndexName,
+    ProjectName,
+    is_valid_project_name,
+    normalize_project_name,
+)
 from stilton.core.negotiation import SimpleFormat, select_format
 from stilton.core.permissions import Action
 from stilton.core.render_simple import (
@@ -25,7 +30,7 @@ from stilton.core.render_simple import (
     render_project_list_json,
 )
 from stilton.indexes.base import Index, ProjectView
-from stilton.web.auth import authorize
+from stilton.web.auth import authorize, authorize_sources, readable_members
 from stilton.web.state import RenderedPage, WebState, index_of, state_of
 
 SERIAL_HEADER = "X-PyPI-Last-Serial"
@@ -56,7 +61,7 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
         "ETag": page.gzip_etag if compressed else page.etag,
         "Vary": "Accept, Accept-Encoding",
         # The visibility delay of a new upload for caching clients (pip >= 26.2, uv, poetry).
-        "Cache-Control": f"max-age={settings.page_max_age}, {visibility(request)}",
+        "Cache-Control": f"max-age={settings.page_max_age}, {visibility(request, page.sources)}",
         SERIAL_HEADER: str(page.serial),
     }
     if page.stale is not None:
@@ -74,10 +79,12 @@ def page_response(request: Request, page: RenderedPage, fmt: SimpleFormat) -> Re
     return Response(page.body, 200, headers, media_type=fmt.content_type)
 
 
-def visibility(request: Request) -> str:
-    """Pages of a private index may be cached by the client only, never by a shared cache."""
+def visibility(request: Request, sources: frozenset[IndexName] = frozenset()) -> str:
+    """Pages of a private index (or made from one) may be cached by the client only, never by
+    a shared cache."""
     index = request.path_params.get("index", state_of(request).default_index)
-    return "public" if state_of(request).acl(index).is_public else "private"
+    built = state_of(request).built(index)
+    return "public" if built.acl.is_public and built.readable_by_anyone(sources) else "private"
 
 
 def _format(request: Request) -> SimpleFormat:
@@ -89,7 +96,9 @@ GZIP_MIN_SIZE = 1024  # bytes; smaller pages are sent as they are
 
 def _rendered(body: bytes, serial: int, view: ProjectView | None = None) -> RenderedPage:
     gzipped = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_SIZE else None
-    return RenderedPage(body, make_etag(body), serial, view.stale if view else None, gzipped)
+    if view is None:
+        return RenderedPage(body, make_etag(body), serial, None, gzipped)
+    return RenderedPage(body, make_etag(body), serial, view.stale, gzipped, view.sources)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -105,17 +114,27 @@ async def project_list(request: Request) -> Response:
     fmt = _format(request)
     state, index = state_of(request), await index_of(request)
     await authorize(request, index, Action.READ)
-    page = state.pages.get(index.name, (None, fmt.value))
+    within = await _within(request, index)
+    page = state.pages.get(index.name, (None, fmt.value, within))
     if page is None:
         stamp = state.versions.stamp(index.name)
-        listing = await index.list_projects()
+        listing = await index.list_projects(within)
         if fmt.is_json:
             body = render_project_list_json(listing.projects, listing.last_serial)
         else:
             body = render_project_list_html(listing.projects)
         page = _rendered(body, listing.last_serial)
-        state.pages.put(index.name, (None, fmt.value), page, project=None, stamp=stamp)
+        state.pages.put(index.name, (None, fmt.value, within), page, project=None, stamp=stamp)
     return page_response(request, page, fmt)
+
+
+async def _within(request: Request, index: Index) -> frozenset[IndexName] | None:
+    """The members whose project names the asker may see (None: all of them)."""
+    built = state_of(request).built(index.name)
+    if built.public:
+        return None
+    readable = await readable_members(request, index)
+    return None if readable == frozenset(built.acls) else readable
 
 
 async def project_detail(request: Request) -> Response:
@@ -130,12 +149,13 @@ async def project_detail(request: Request) -> Response:
     fmt = _format(request)
     state, index = state_of(request), await index_of(request)
     await authorize(request, index, Action.READ)
-    page = state.pages.get(index.name, (name, fmt.value))
+    page = state.pages.get(index.name, (name, fmt.value, None))
     if page is None:
         # Concurrent misses for one page share one render (a 10,000-file page takes a while).
         page = await state.renders.run(
             (index.name, name, fmt.value), lambda: _render_detail(state, index, name, fmt)
         )
+    await authorize_sources(request, index, name, page.sources)
     return page_response(request, page, fmt)
 
 
@@ -152,9 +172,8 @@ async def _render_detail(
         lambda: _rendered(render(view.detail), view.detail.last_serial, view)
     )
     if view.stale is None:
-        state.pages.put(
-            index.name, (name, fmt.value), page, project=name, stamp=stamp, ttl=view.fresh_for
-        )
+        key = (name, fmt.value, None)
+        state.pages.put(index.name, key, page, project=name, stamp=stamp, ttl=view.fresh_for)
     return page
 
 

@@ -29,6 +29,7 @@ class RenderedPage:
     serial: int
     stale: Staleness | None = None
     gzipped: bytes | None = None  # the body gzip-encoded, made once, where it is worth it
+    sources: frozenset[IndexName] = frozenset()  # other indexes a reader must be allowed
 
     @property
     def gzip_etag(self) -> str:
@@ -41,19 +42,40 @@ class RenderedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedFile:
+    """A stored file or metadata blob a file URL names, and the other indexes it comes from."""
+
+    blob: StoredBlob
+    sources: frozenset[IndexName] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class BuiltIndex:
     index: Index
     stamp: Stamp
     closure: dict[str, Any]  # the configuration it was built from (see Runtime.config_closure)
-    acl: Acl
+    acls: dict[str, Acl]  # of the index and of every index it is built from
+
+    @property
+    def acl(self) -> Acl:
+        return self.acls[self.index.name]
+
+    @property
+    def public(self) -> bool:
+        """Anyone may read the index and everything it is built from."""
+        return all(acl.is_public for acl in self.acls.values())
+
+    def readable_by_anyone(self, sources: frozenset[IndexName]) -> bool:
+        return all(self.acls[s].is_public for s in sources)
 
 
 @dataclass
 class WebState:
     runtime: Runtime
     versions: Versions
-    pages: StampedCache[tuple[str | None, str], RenderedPage]
-    files: StampedCache[tuple[str, str, bool], StoredBlob]
+    # (project or None for the list, format, the members a list is made of or None for all)
+    pages: StampedCache[tuple[str | None, str, frozenset[IndexName] | None], RenderedPage]
+    files: StampedCache[tuple[str, str, bool], OpenedFile]
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
     guard: FailureGuard = field(default_factory=FailureGuard)
     renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
@@ -83,9 +105,13 @@ class WebState:
             index = await run_in_threadpool(self.runtime.index, name)
             if cached is not None:
                 await close_index(cached.index)
-        acl = IndexConfig.from_mapping(index.record.config).acl
-        self.indexes[name] = BuiltIndex(index, stamp, closure, acl)
+        acls = {n: IndexConfig.from_mapping(config).acl for n, (_, config) in closure.items()}
+        self.indexes[name] = BuiltIndex(index, stamp, closure, acls)
         return index
+
+    def built(self, name: str) -> BuiltIndex:
+        """An index already looked up with ``index()``, with the access lists it depends on."""
+        return self.indexes[name]
 
     def acl(self, name: str) -> Acl:
         """The access list of an index already looked up with ``index()``."""
