@@ -23,12 +23,14 @@ from stilton.indexes.group import GroupIndex
 from stilton.indexes.hosted import HostedIndex
 from stilton.indexes.policy import PolicyIndex
 from stilton.indexes.proxy import ProxyIndex
+from stilton.indexes.proxy_pages import PageMemory
 from stilton.settings import Settings
 from stilton.storage import catalog, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeFeed
 from stilton.storage.database import Database
+from stilton.storage.leases import FileLeases
 from stilton.upstream.downloads import Transfers
 
 LAYOUT_KEY = "default-layout"
@@ -42,7 +44,14 @@ class Runtime:
     blobs: BlobStore
     auth: AuthService
     feed: ChangeFeed
+    leases: FileLeases
     transfers: Transfers = field(default_factory=Transfers)
+    # Parsed upstream pages of every proxy, shared by the index objects rebuilt over time.
+    upstream_pages: PageMemory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upstream_pages = PageMemory(self.settings.upstream_page_bytes)
+        self.feed.subscribe(self.upstream_pages.heard)
 
     def list_indexes(self) -> list[IndexRecord]:
         with self.database.connect() as connection:
@@ -82,7 +91,10 @@ class Runtime:
     def proxy(self, record: IndexRecord) -> ProxyIndex:
         if record.kind is not IndexKind.PROXY:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
-        return ProxyIndex(record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE)
+        return ProxyIndex(
+            record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE,
+            self.upstream_pages, self.leases,
+        )  # fmt: skip
 
     def group(self, name: str) -> GroupIndex:
         record = self.get_index_record(name)
@@ -236,6 +248,7 @@ class Runtime:
 
     def close(self) -> None:
         self.database.dispose()
+        self.leases.close()
 
 
 def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, IndexConfig]]:
@@ -276,4 +289,5 @@ def open_runtime(settings: Settings) -> Runtime:
     feed = ChangeFeed(database.connect, settings.generation_poll_interval)
     database.on_commit = feed.committed
     blobs = LocalBlobStore(settings.blob_dir)
-    return Runtime(settings, database, blobs, AuthService(database, feed), feed)
+    leases = FileLeases(settings.data_dir / "leases")
+    return Runtime(settings, database, blobs, AuthService(database, feed), feed, leases)

@@ -55,6 +55,15 @@ def check_safe_filename(filename: str) -> str:
     return filename
 
 
+def quick_kind(filename: str) -> tuple[PackageType, str]:
+    """The package type and python tag of a filename that ``parse_distribution_filename``
+    accepted before (cheap: no version or tag parsing, for pages of thousands of files)."""
+    if filename.endswith(".whl"):
+        # PEP 427: {name}-{version}(-{build})?-{python}-{abi}-{platform}.whl
+        return PackageType.WHEEL, filename[:-4].split("-")[-3]
+    return PackageType.SDIST, "source"
+
+
 def parse_distribution_filename(filename: str) -> DistributionFilename:
     """Parse a wheel (PEP 427) or sdist (PEP 625, plus legacy ``.zip``) filename."""
     check_safe_filename(filename)

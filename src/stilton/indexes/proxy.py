@@ -1,8 +1,9 @@
 """The proxy index: a read-through cache of one upstream repository.
 
-Project pages are kept in the database with the upstream's validators, reused for the TTL,
-then revalidated; when the upstream fails, the last good page is served and marked stale.
-Files are downloaded once (``ProxyFiles``), verified, and kept until evicted.
+Pages come from ``ProxyPages`` (fetched once, kept compactly, reused for the TTL, revalidated,
+served stale when the upstream fails); files from ``ProxyFiles`` (downloaded once, verified,
+kept until evicted). This module turns them into the pages, files and JSON documents every
+index serves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import quote
 from anyio import to_thread
 
 from stilton.core.errors import InvalidInput, NotFound, StiltonError, UpstreamError
-from stilton.core.filenames import parse_distribution_filename
+from stilton.core.filenames import quick_kind
 from stilton.core.index_config import IndexConfig
 from stilton.core.metadata import parse_core_metadata, release_info
 from stilton.core.model import (
@@ -40,20 +41,17 @@ from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
-from stilton.indexes.single_flight import SingleFlight
-from stilton.storage import upstream_cache
+from stilton.indexes.proxy_pages import KnownPage, PageMemory, ProxyPages
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
-from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.database import Database
-from stilton.storage.upstream_cache import UpstreamFileRecord, UpstreamProjectRecord
-from stilton.upstream.client import PageResponse, UpstreamClient, Validators
+from stilton.storage.leases import FileLeases
+from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
-from stilton.upstream.pages import UpstreamPage, parse_project_page
+from stilton.upstream.pages import UpstreamFile
 
 logger = logging.getLogger("stilton.proxy")
 
-StoredPage = tuple[UpstreamProjectRecord, list[UpstreamFileRecord]]
 HASHING_CONCURRENCY = 4
 
 
@@ -69,18 +67,20 @@ class ProxyIndex:
         blobs: BlobStore,
         transfers: Transfers,
         max_file_size: int,
+        memory: PageMemory,
+        leases: FileLeases,
     ) -> None:
         self.record = record
-        self.database = database
         upstream = IndexConfig.from_mapping(record.config).upstream
         if upstream is None:
             raise InvalidInput(f"Proxy index {record.name!r} has no upstream configured.")
         self.config = upstream
         self.client = UpstreamClient(self.config)
+        self.pages = ProxyPages(record, upstream, database, self.client, memory, leases)
         self.files = ProxyFiles(
-            record, self.config, database, blobs, self.client, transfers, max_file_size
-        )
-        self._refreshes: SingleFlight[StoredPage | None] = SingleFlight()
+            record, upstream, database, blobs, self.client, transfers, max_file_size,
+            self.pages, leases,
+        )  # fmt: skip
 
     @property
     def name(self) -> IndexName:
@@ -91,6 +91,7 @@ class ProxyIndex:
         return IndexKind.PROXY
 
     async def aclose(self) -> None:
+        await self.pages.flush()
         await self.files.flush_accesses()
         await self.client.aclose()
 
@@ -98,167 +99,76 @@ class ProxyIndex:
 
     async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
         """The projects this proxy has seen (the upstream's full list is never copied)."""
-        rows = await to_thread.run_sync(self._list)
+        rows = await to_thread.run_sync(self.pages.list)
         projects = [ProjectSummary(name, name, serial) for name, serial in rows]
         return ProjectList(projects, max((s for _, s in rows), default=0))
 
-    def _list(self) -> list[tuple[ProjectName, int]]:
-        with self.database.connect() as connection:
-            return upstream_cache.list_projects(connection, self.record)
-
     async def find_project(self, name: ProjectName) -> ProjectView | None:
-        stored = await to_thread.run_sync(self._load, name)
-        if stored is not None:
-            age = (_now() - stored[0].checked_at).total_seconds()
-            if self.config.offline or age < self.config.ttl:
-                return await self._view(stored, fresh_for=max(self.config.ttl - age, 0.0))
-        if self.config.offline:
-            return None
         try:
-            refreshed = await self._refreshes.run(name, lambda: self._refresh(name, stored))
+            known = await self.pages.find(name)
         except UpstreamError as exc:
-            if stored is None:
+            known = await self.pages.known(name)
+            if known is None:
                 raise
             logger.warning("serving a stale page of %s from %s: %s", name, self.name, exc.message)
-            return await self._view(stored, stale=Staleness(stored[0].checked_at, exc.message))
-        if refreshed is None:
+            return await self._view(name, known, stale=Staleness(known.checked_at, exc.message))
+        if known is None:
             return None
-        return await self._view(refreshed, fresh_for=self.config.ttl)
-
-    def _load(self, name: ProjectName) -> StoredPage | None:
-        with self.database.connect() as connection:
-            return upstream_cache.find_project(connection, self.record, name)
-
-    def _page_url(self, name: ProjectName) -> str:
-        if self.config.format is UpstreamFormat.FIND_LINKS:
-            return self.config.url
-        return self.client.project_url(name)
-
-    async def _refresh(self, name: ProjectName, stored: StoredPage | None) -> StoredPage | None:
-        validators = Validators(stored[0].etag, stored[0].last_modified) if stored else None
-        response = await self.client.fetch_page(self._page_url(name), validators)
-        if response.status == 304:
-            return await to_thread.run_sync(self._confirm, name)
-        if response.status == 404:
-            await to_thread.run_sync(self._forget, name)
-            return None
-        page = self._parse(name, response)
-        known_serial = stored[0].serial if stored else None
-        if page.serial is not None and known_serial is not None and page.serial < known_serial:
-            # A stale copy (a CDN that has not caught up): keep what we have.
-            logger.info("ignoring %s's page at serial %s < %s", name, page.serial, known_serial)
-            return await to_thread.run_sync(self._confirm, name)
-        if not page.files and self.config.format is UpstreamFormat.FIND_LINKS:
-            await to_thread.run_sync(self._forget, name)
-            return None
-        return await to_thread.run_sync(self._save, page, response)
-
-    def _parse(self, name: ProjectName, response: PageResponse) -> UpstreamPage:
-        content_type = response.content_type
-        if self.config.format is UpstreamFormat.FIND_LINKS and content_type.startswith(
-            "text/plain"
-        ):
-            content_type = "text/html"
-        return parse_project_page(name, response.body, content_type, response.url, response.serial)
-
-    def _confirm(self, name: ProjectName) -> StoredPage | None:
-        with self.database.begin() as connection:
-            upstream_cache.mark_checked(connection, self.record, name, _now())
-            return upstream_cache.find_project(connection, self.record, name)
-
-    def _forget(self, name: ProjectName) -> None:
-        with self.database.begin() as connection:
-            if upstream_cache.forget_project(connection, self.record, name):
-                publish(connection, ChangeScope.PROJECT, self.name, name)
-
-    def _save(self, page: UpstreamPage, response: PageResponse) -> StoredPage | None:
-        now = _now()
-        project: dict[str, Any] = {
-            "name": page.project,
-            "etag": response.etag,
-            "last_modified": response.last_modified,
-            "serial": page.serial,
-            "status": page.status.value,
-            "status_reason": page.status_reason,
-            "versions": list(page.versions),
-            "fetched_at": now,
-            "checked_at": now,
-        }
-        files = [
-            {
-                "filename": f.filename,
-                "url": f.url,
-                "version": f.version,
-                "sha256": f.sha256,
-                "size": f.size,
-                "upload_time": f.upload_time,
-                "requires_python": f.requires_python,
-                "yanked": f.yanked,
-                "yanked_reason": f.yanked_reason,
-                "upstream_metadata": f.has_metadata,
-                "upstream_metadata_sha256": f.metadata_sha256,
-                "provenance_url": f.provenance_url,
-            }
-            for f in page.files
-        ]
-        with self.database.begin() as connection:
-            if upstream_cache.save_page(connection, self.record, project, files):
-                publish(connection, ChangeScope.PROJECT, self.name, page.project)
-            return upstream_cache.find_project(connection, self.record, page.project)
+        fresh_for = None if self.config.offline else max(self.config.ttl - known.age(_now()), 0.0)
+        return await self._view(name, known, fresh_for=fresh_for)
 
     async def _view(
-        self, stored: StoredPage, *, fresh_for: float | None = None, stale: Staleness | None = None
+        self,
+        name: ProjectName,
+        known: KnownPage,
+        *,
+        fresh_for: float | None = None,
+        stale: Staleness | None = None,
     ) -> ProjectView:
-        record, files = stored
-        if any(f.sha256 is None for f in files) and not self.config.offline:
-            files = await self._compute_missing_digests(record.name, files)
-        return ProjectView(self._detail(record, files), fresh_for=fresh_for, stale=stale)
+        missing = [f for f in known.page.files if f.sha256 is None and not known.file_learnt(f)]
+        if missing and not self.config.offline:
+            await self._compute_missing_digests(missing)
+            known = await self.pages.known(name) or known
+        return ProjectView(known.detail(self._detail), fresh_for=fresh_for, stale=stale)
 
-    async def _compute_missing_digests(
-        self, name: ProjectName, files: list[UpstreamFileRecord]
-    ) -> list[UpstreamFileRecord]:
+    async def _compute_missing_digests(self, files: list[UpstreamFile]) -> None:
         """Every link carries a sha256: where the upstream gave none, download and compute it."""
         limit = asyncio.Semaphore(HASHING_CONCURRENCY)
 
-        async def compute(file: UpstreamFileRecord) -> None:
+        async def compute(file: UpstreamFile) -> None:
             async with limit:
                 try:
-                    await self.files.download(file).stored()
+                    await self.files.stored(file)
                 except UpstreamError as exc:
                     logger.warning("cannot hash %s from %s: %s", file.filename, self.name, exc)
 
-        await asyncio.gather(*(compute(f) for f in files if f.sha256 is None))
-        stored = await to_thread.run_sync(self._load, name)
-        return stored[1] if stored else []
+        await asyncio.gather(*(compute(f) for f in files))
 
-    def _detail(
-        self, record: UpstreamProjectRecord, files: list[UpstreamFileRecord]
-    ) -> ProjectDetail:
-        served = [self._distribution_file(record.name, f) for f in files if f.sha256 is not None]
-        versions = set(record.versions) | {f.version for f in served}
+    def _detail(self, known: KnownPage) -> ProjectDetail:
+        page = known.page
+        served = tuple(self._distribution_file(page.project, f) for f in known.files() if f.sha256)
+        versions = set(page.versions) | {f.version for f in served}
         return ProjectDetail(
             index=self.name,
-            name=record.name,
-            display_name=record.name,
-            files=tuple(served),
+            name=page.project,
+            display_name=page.project,
+            files=served,
             versions=tuple(sorted(versions, key=version_sort_key)),
-            status=record.status,
-            status_reason=record.status_reason,
-            last_serial=record.serial or 0,
+            status=page.status,
+            status_reason=page.status_reason,
+            last_serial=page.serial or 0,
         )
 
-    def _distribution_file(
-        self, project: ProjectName, file: UpstreamFileRecord
-    ) -> DistributionFile:
+    def _distribution_file(self, project: ProjectName, file: UpstreamFile) -> DistributionFile:
         assert file.sha256 is not None
-        dist = parse_distribution_filename(file.filename)
+        packagetype, python_version = quick_kind(file.filename)
         return DistributionFile(
             index=self.name,
             project=project,
             filename=file.filename,
             version=file.version,
-            packagetype=dist.packagetype,
-            python_version=dist.python_version,
+            packagetype=packagetype,
+            python_version=python_version,
             size=file.size,
             digests=Digests(file.sha256),
             upload_time=file.upload_time,
@@ -266,8 +176,8 @@ class ProxyIndex:
             yanked=file.yanked,
             yanked_reason=file.yanked_reason,
             # Every wheel has metadata: passed through, or extracted on first request.
-            has_metadata=dist.is_wheel,
-            metadata_sha256=file.metadata_sha256 or file.upstream_metadata_sha256,
+            has_metadata=file.filename.endswith(".whl"),
+            metadata_sha256=file.metadata_sha256,
             provenance_url=file.provenance_url,
         )
 

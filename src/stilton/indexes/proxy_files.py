@@ -1,6 +1,8 @@
-"""A proxy's files: downloaded once from the upstream (single flight), verified against the
-upstream's sha256 before they are kept, evicted least-recently-used beyond the size cap; and
-their PEP 658 metadata, passed through or read out of the wheel by range requests."""
+"""A proxy's files: downloaded once (one transfer in this process, one holder of the file's
+lease across processes), verified against the upstream's sha256 before they are kept, evicted
+least-recently-used beyond the size cap; and their PEP 658 metadata, passed through or read out
+of the wheel by range requests. What fetching teaches (a digest the upstream did not give,
+metadata) is kept per file and published, since it changes the project's page."""
 
 from __future__ import annotations
 
@@ -8,16 +10,19 @@ import asyncio
 import hashlib
 import logging
 import time
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 from anyio import to_thread
 from sqlalchemy import Connection
 
-from stilton.core.errors import DigestMismatch, NotFound
+from stilton.core.errors import DigestMismatch, InvalidInput, NotFound
 from stilton.core.filenames import DistributionFilename, parse_distribution_filename
 from stilton.core.metadata import read_wheel_metadata
+from stilton.core.names import ProjectName
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import StoredBlob
+from stilton.indexes.proxy_pages import ProxyPages
 from stilton.indexes.single_flight import SingleFlight
 from stilton.indexes.spool import SpooledFile, Spooler
 from stilton.storage import upstream_cache
@@ -25,9 +30,11 @@ from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.database import Database
-from stilton.storage.upstream_cache import UpstreamFileRecord
+from stilton.storage.leases import FileLeases
+from stilton.storage.upstream_cache import FileFacts
 from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
+from stilton.upstream.pages import UpstreamFile
 from stilton.upstream.remote_wheel import fetch_wheel_metadata
 
 logger = logging.getLogger("stilton.proxy")
@@ -56,6 +63,8 @@ class ProxyFiles:
         client: UpstreamClient,
         transfers: Transfers,
         max_file_size: int,
+        pages: ProxyPages,
+        leases: FileLeases,
     ) -> None:
         self.record = record
         self.config = config
@@ -64,30 +73,35 @@ class ProxyFiles:
         self.client = client
         self.transfers = transfers
         self.max_file_size = max_file_size
+        self.pages = pages
+        self.leases = leases
+        self._starting: SingleFlight[StoredBlob | Transfer] = SingleFlight()
         self._metadata: SingleFlight[StoredBlob] = SingleFlight()
         self._accesses: dict[str, datetime] = {}
         self._flushed_at = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()
 
-    async def find(self, filename: str) -> UpstreamFileRecord | None:
-        return await to_thread.run_sync(self._find, filename)
-
-    def _find(self, filename: str) -> UpstreamFileRecord | None:
-        with self.database.connect() as connection:
-            return upstream_cache.find_file(connection, self.record, filename)
-
-    async def _get(self, sha256: str, filename: str) -> UpstreamFileRecord:
-        record = await self.find(filename)
-        if record is None or record.sha256 != sha256:
-            raise NotFound(
-                f"No file {filename!r} with sha256 {sha256} in index {self.record.name!r}."
-            )
-        return record
+    async def entry(self, sha256: str, filename: str) -> UpstreamFile:
+        """The upstream file a file URL names (the page it is on is read, not refreshed)."""
+        missing = NotFound(
+            f"No file {filename!r} with sha256 {sha256} in index {self.record.name!r}."
+        )
+        try:
+            project = parse_distribution_filename(filename).project
+        except InvalidInput:
+            raise missing from None
+        known = await self.pages.known(project)
+        if known is None and not self.config.offline:
+            known = await self.pages.find(project)
+        file = known.file(filename) if known is not None else None
+        if file is None or file.sha256 != sha256:
+            raise missing
+        return file
 
     # -- files ---------------------------------------------------------------------------------
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | Transfer:
-        record = await self._get(sha256, filename)
+        file = await self.entry(sha256, filename)
         size = await to_thread.run_sync(self._cached_size, sha256)
         if size is not None:
             self._touch(sha256)
@@ -96,19 +110,28 @@ class ProxyFiles:
             raise NotFound(
                 f"{filename!r} is not in the cache of offline index {self.record.name!r}."
             )
-        transfer = self.download(record)
-        if transfer.size is not None and transfer.size > STREAM_THRESHOLD:
-            return transfer
-        return await transfer.stored()
+        opened = await self.obtain(file)
+        if isinstance(opened, StoredBlob) or (
+            opened.size is not None and opened.size > STREAM_THRESHOLD
+        ):
+            return opened
+        return await opened.stored()
 
     def _cached_size(self, sha256: str) -> int | None:
         with self.database.connect() as connection:
             size = upstream_cache.find_cached(connection, self.record, sha256)
         return size if size is not None and self.blobs.exists(sha256) else None
 
-    def download(self, record: UpstreamFileRecord) -> Transfer:
-        """The running transfer of this file, or a new one."""
-        key = (self.record.id, record.filename)
+    async def obtain(self, file: UpstreamFile) -> StoredBlob | Transfer:
+        """The kept file, or the running transfer of it, or a new one."""
+        return await self._starting.run(file.filename, lambda: self._start(file))
+
+    async def stored(self, file: UpstreamFile) -> StoredBlob:
+        opened = await self.obtain(file)
+        return opened if isinstance(opened, StoredBlob) else await opened.stored()
+
+    async def _start(self, file: UpstreamFile) -> StoredBlob | Transfer:
+        key = (self.record.id, file.filename)
         running = self.transfers.find(key)
         if (
             running is not None
@@ -119,97 +142,130 @@ class ProxyFiles:
             running = None
         if running is not None:
             return running
-        spooler = Spooler(self.blobs, record.filename, self.max_file_size)
+        lease = AsyncExitStack()
+        await lease.enter_async_context(self.leases.hold(f"file {self.record.id} {file.filename}"))
+        try:
+            kept = await to_thread.run_sync(self._kept_elsewhere, file)
+            if kept is not None:
+                await lease.aclose()
+                return kept
+            spooler = Spooler(self.blobs, file.filename, self.max_file_size)
 
-        async def keep(spooled: SpooledFile) -> StoredBlob:
-            return await self._keep(record, spooled)
+            async def keep(spooled: SpooledFile) -> StoredBlob:
+                return await self._keep(file, spooled)
 
-        return self.transfers.start(key, self.client, record.url, spooler, record.size, keep)
+            return self.transfers.start(
+                key, self.client, file.url, spooler, file.size, keep, release=lease.aclose
+            )
+        except BaseException:
+            await lease.aclose()
+            raise
 
-    async def _keep(self, record: UpstreamFileRecord, spooled: SpooledFile) -> StoredBlob:
+    def _kept_elsewhere(self, file: UpstreamFile) -> StoredBlob | None:
+        """A file another process downloaded while this one waited for the lease."""
+        sha256 = file.sha256
+        if sha256 is None:
+            with self.database.connect() as connection:
+                facts = upstream_cache.find_facts(connection, self.record, self._project(file))
+            sha256 = facts[file.filename].sha256 if file.filename in facts else None
+        size = self._cached_size(sha256) if sha256 is not None else None
+        return StoredBlob(sha256, size) if sha256 is not None and size is not None else None
+
+    async def _keep(self, file: UpstreamFile, spooled: SpooledFile) -> StoredBlob:
         actual = spooled.digests.sha256
-        if record.sha256 is not None and actual != record.sha256:
+        if file.sha256 is not None and actual != file.sha256:
             spooled.discard()
-            logger.error("digest mismatch for %s from %s", record.filename, self.record.name)
-            raise DigestMismatch(record.filename, "sha256", record.sha256, actual)
+            logger.error("digest mismatch for %s from %s", file.filename, self.record.name)
+            raise DigestMismatch(file.filename, "sha256", file.sha256, actual)
         await to_thread.run_sync(self.blobs.put_spooled, spooled.path, actual)
-        await to_thread.run_sync(self._record_cached, record, spooled)
+        await to_thread.run_sync(self._record_cached, file, actual, spooled.size)
         await self.evict(protect=actual)
         return StoredBlob(actual, spooled.size)
 
-    def _record_cached(self, record: UpstreamFileRecord, spooled: SpooledFile) -> None:
+    def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:
         with self.database.begin() as connection:
-            upstream_cache.add_cached(
-                connection, self.record, spooled.digests.sha256, spooled.size, _now()
-            )
-            if record.sha256 is None or record.size is None:
-                upstream_cache.set_file_digest(
-                    connection, self.record, record.filename, spooled.digests.sha256, spooled.size
-                )
-                self._changed(connection, record)  # the page gains a link
+            upstream_cache.add_cached(connection, self.record, sha256, size, _now())
+            if file.sha256 is None or file.size is None:
+                # The page gains a link (or the link its size).
+                self._learnt(connection, file, FileFacts(file.filename, sha256, size))
 
-    def _changed(self, connection: Connection, record: UpstreamFileRecord) -> None:
-        project = parse_distribution_filename(record.filename).project
+    def _project(self, file: UpstreamFile) -> ProjectName:
+        return parse_distribution_filename(file.filename).project
+
+    def _learnt(self, connection: Connection, file: UpstreamFile, facts: FileFacts) -> None:
+        project = self._project(file)
+        upstream_cache.save_facts(connection, self.record, project, facts)
         publish(connection, ChangeScope.PROJECT, self.record.name, project)
 
     # -- metadata ------------------------------------------------------------------------------
 
     async def open_metadata(self, sha256: str, filename: str) -> StoredBlob:
-        record = await self._get(sha256, filename)
+        file = await self.entry(sha256, filename)
         dist = parse_distribution_filename(filename)
         if not dist.is_wheel:
             raise NotFound(f"{filename!r} has no core metadata file (PEP 658 covers wheels only).")
-        if record.metadata_sha256 is not None and record.metadata_size is not None:
-            return StoredBlob(record.metadata_sha256, record.metadata_size)
-        return await self._metadata.run(filename, lambda: self._obtain_metadata(record, dist))
+        kept = await to_thread.run_sync(self._kept_metadata, file)
+        if kept is not None:
+            return kept
+        return await self._metadata.run(filename, lambda: self._obtain_metadata(file, dist))
 
-    async def _obtain_metadata(
-        self, record: UpstreamFileRecord, dist: DistributionFilename
-    ) -> StoredBlob:
-        data = await self._metadata_from_upstream(record)
+    def _kept_metadata(self, file: UpstreamFile) -> StoredBlob | None:
+        assert file.sha256 is not None
+        with self.database.connect() as connection:
+            facts = upstream_cache.find_facts(connection, self.record, self._project(file))
+        known = facts.get(file.filename)
+        if (
+            known is None
+            or known.sha256 != file.sha256
+            or known.metadata_sha256 is None
+            or known.metadata_size is None
+            or not self.blobs.exists(known.metadata_sha256)
+        ):
+            return None
+        return StoredBlob(known.metadata_sha256, known.metadata_size)
+
+    async def _obtain_metadata(self, file: UpstreamFile, dist: DistributionFilename) -> StoredBlob:
+        data = await self._metadata_from_upstream(file)
         if data is None:
-            data = await self._metadata_from_cache(record, dist)
+            data = await self._metadata_from_cache(file, dist)
         if data is None and not self.config.offline:
-            data = await self._metadata_by_ranges(record, dist)
+            data = await self._metadata_by_ranges(file, dist)
         if data is None and not self.config.offline:
-            await self.download(record).stored()
-            data = await self._metadata_from_cache(record, dist)
+            await self.stored(file)
+            data = await self._metadata_from_cache(file, dist)
         if data is None:
-            raise NotFound(f"The metadata of {record.filename!r} is not in the offline cache.")
+            raise NotFound(f"The metadata of {file.filename!r} is not in the offline cache.")
         digest = hashlib.sha256(data).hexdigest()
-        await to_thread.run_sync(self._record_metadata, record, data, digest)
+        await to_thread.run_sync(self._record_metadata, file, data, digest)
         return StoredBlob(digest, len(data))
 
-    async def _metadata_from_upstream(self, record: UpstreamFileRecord) -> bytes | None:
-        if not record.upstream_metadata or self.config.offline:
+    async def _metadata_from_upstream(self, file: UpstreamFile) -> bytes | None:
+        if not file.has_metadata or self.config.offline:
             return None
-        data = await self.client.fetch_bytes(_without_fragment(record.url) + ".metadata")
-        expected = record.upstream_metadata_sha256
+        data = await self.client.fetch_bytes(_without_fragment(file.url) + ".metadata")
+        expected = file.metadata_sha256
         if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
             raise DigestMismatch(
-                record.filename + ".metadata", "sha256", expected, hashlib.sha256(data).hexdigest()
+                file.filename + ".metadata", "sha256", expected, hashlib.sha256(data).hexdigest()
             )
         return data
 
     async def _metadata_from_cache(
-        self, record: UpstreamFileRecord, dist: DistributionFilename
+        self, file: UpstreamFile, dist: DistributionFilename
     ) -> bytes | None:
-        if (
-            record.sha256 is None
-            or await to_thread.run_sync(self._cached_size, record.sha256) is None
-        ):
+        if file.sha256 is None or await to_thread.run_sync(self._cached_size, file.sha256) is None:
             return None
-        path = self.blobs.local_path(record.sha256)
+        path = self.blobs.local_path(file.sha256)
         if path is None:
             return None
         with path.open("rb") as wheel:
             return await to_thread.run_sync(read_wheel_metadata, wheel, dist)
 
     async def _metadata_by_ranges(
-        self, record: UpstreamFileRecord, dist: DistributionFilename
+        self, file: UpstreamFile, dist: DistributionFilename
     ) -> bytes | None:
-        url = _without_fragment(record.url)
-        size = record.size
+        url = _without_fragment(file.url)
+        size = file.size
         if size is None:
             size, _ = await self.client.fetch_size(url)
         if size is None:
@@ -220,14 +276,15 @@ class ProxyFiles:
 
         return await fetch_wheel_metadata(dist, size, fetch)
 
-    def _record_metadata(self, record: UpstreamFileRecord, data: bytes, digest: str) -> None:
+    def _record_metadata(self, file: UpstreamFile, data: bytes, digest: str) -> None:
+        assert file.sha256 is not None
         self.blobs.put_bytes(data, digest)
+        facts = FileFacts(file.filename, file.sha256, None, digest, len(data))
         with self.database.begin() as connection:
-            upstream_cache.set_file_metadata(
-                connection, self.record, record.filename, digest, len(data)
-            )
-            if record.upstream_metadata_sha256 is None:
-                self._changed(connection, record)  # the link gains the hash
+            if file.metadata_sha256 is None:
+                self._learnt(connection, file, facts)  # the link gains the metadata's hash
+            else:
+                upstream_cache.save_facts(connection, self.record, self._project(file), facts)
 
     # -- the bounded cache -----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ BATCH = 5000  # rows read per poll; a longer backlog invalidates everything inst
 
 class ChangeScope(StrEnum):
     PROJECT = "project"  # one project of one index: its pages, files and the index's list
+    LISTING = "listing"  # the list of an index's projects only (a proxy saw a new project)
     INDEX = "index"  # a whole index: its configuration, permissions, members or contents
     AUTH = "auth"  # users, tokens and groups: remembered credentials must be checked again
 

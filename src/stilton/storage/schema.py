@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -182,9 +183,10 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
-# A proxy index's copy of each upstream project page, with the validators to revalidate it.
-upstream_projects = Table(
-    "upstream_projects",
+# A proxy index's copy of each upstream project page: the page as one compressed document
+# (``upstream.compact``), its validators, and when the upstream last sent and confirmed it.
+upstream_pages = Table(
+    "upstream_pages",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
@@ -192,41 +194,28 @@ upstream_projects = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("serial", BigInteger),
-    Column("status", String(16), nullable=False, default="active"),
-    Column("status_reason", Text),
-    Column("versions", JSON, nullable=False, default=list),
+    Column("document", LargeBinary, nullable=False),
+    Column("files", Integer, nullable=False),  # how many files the page lists
     Column("fetched_at", UTCDateTime, nullable=False),  # last time the upstream sent the page
     Column("checked_at", UTCDateTime, nullable=False),  # last time the upstream confirmed it
     UniqueConstraint("index_id", "name"),
 )
 
-upstream_files = Table(
-    "upstream_files",
+# What a proxy learnt about an upstream file by fetching it: the sha256 and size of its bytes
+# (where the upstream gave none) and its core metadata. Written only for files fetched.
+upstream_file_facts = Table(
+    "upstream_file_facts",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "project_id",
-        Integer,
-        ForeignKey("upstream_projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
     Column("index_id", Integer, ForeignKey("indexes.id", ondelete="CASCADE"), nullable=False),
+    Column("project", String(255), nullable=False),
     Column("filename", String(255), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("version", String(255), nullable=False),
-    Column("sha256", String(64)),  # NULL until computed where the upstream gave none
+    Column("sha256", String(64), nullable=False),  # of the bytes the facts were learnt from
     Column("size", BigInteger),
-    Column("upload_time", UTCDateTime),
-    Column("requires_python", Text),
-    Column("yanked", Boolean, nullable=False, default=False),
-    Column("yanked_reason", Text),
-    Column("upstream_metadata", Boolean, nullable=False, default=False),
-    Column("upstream_metadata_sha256", String(64)),
-    Column("metadata_sha256", String(64)),  # the metadata blob Stilton serves, once it has it
+    Column("metadata_sha256", String(64)),
     Column("metadata_size", BigInteger),
-    Column("provenance_url", Text),
     UniqueConstraint("index_id", "filename"),
-    Index(None, "index_id", "sha256"),
+    Index(None, "index_id", "project"),
 )
 
 # Files a proxy has downloaded and keeps, for least-recently-used eviction.

@@ -1,241 +1,191 @@
-"""Queries over a proxy index's copy of its upstream: project pages, their files, and the
-files it has downloaded (for LRU eviction)."""
+"""Queries over a proxy index's copy of its upstream: project pages (one compressed document
+each, with the validators to revalidate it), what it learnt about the files it fetched, and
+the files it keeps (for LRU eviction).
+
+Every write is an upsert or is guarded by a unique constraint, so workers and replicas that
+race on the same page or file neither fail nor double a row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.storage.catalog import IndexRecord
-from stilton.storage.schema import (
-    cached_files,
-    files,
-    upstream_files,
-    upstream_projects,
-)
-
-# Columns of upstream_files that describe the upstream's file; the rest is what Stilton learnt.
-UPSTREAM_FIELDS = (
-    "url",
-    "version",
-    "size",
-    "upload_time",
-    "requires_python",
-    "yanked",
-    "yanked_reason",
-    "upstream_metadata",
-    "upstream_metadata_sha256",
-    "provenance_url",
-)
+from stilton.storage.schema import cached_files, files, upstream_file_facts, upstream_pages
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamProjectRecord:
-    id: int
+class StoredPage:
+    """An upstream project page as kept: the compressed document and what is known of it."""
+
     name: ProjectName
+    document: bytes
+    files: int
     etag: str | None
     last_modified: str | None
     serial: int | None
-    status: ProjectStatus
-    status_reason: str | None
-    versions: list[str]
     fetched_at: datetime
     checked_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamFileRecord:
+class FileFacts:
+    """What fetching one upstream file taught: the sha256 and size of its bytes, and the
+    digest and size of its core metadata where known."""
+
     filename: str
-    url: str
-    version: str
-    sha256: str | None
-    size: int | None
-    upload_time: datetime | None
-    requires_python: str | None
-    yanked: bool
-    yanked_reason: str | None
-    upstream_metadata: bool
-    upstream_metadata_sha256: str | None
-    metadata_sha256: str | None
-    metadata_size: int | None
-    provenance_url: str | None
+    sha256: str
+    size: int | None = None
+    metadata_sha256: str | None = None
+    metadata_size: int | None = None
 
 
-def _project(row: Row[Any]) -> UpstreamProjectRecord:
-    return UpstreamProjectRecord(
-        row.id,
+def _insert(connection: Connection, table: Table) -> Any:
+    """An INSERT that can say what to do on a conflict, in the connection's dialect."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _page(row: Row[Any]) -> StoredPage:
+    return StoredPage(
         ProjectName(row.name),
+        row.document,
+        row.files,
         row.etag,
         row.last_modified,
         row.serial,
-        ProjectStatus(row.status),
-        row.status_reason,
-        list(row.versions or []),
         row.fetched_at,
         row.checked_at,
     )
 
 
-def _file(row: Row[Any]) -> UpstreamFileRecord:
-    return UpstreamFileRecord(
-        row.filename,
-        row.url,
-        row.version,
-        row.sha256,
-        row.size,
-        row.upload_time,
-        row.requires_python,
-        row.yanked,
-        row.yanked_reason,
-        row.upstream_metadata,
-        row.upstream_metadata_sha256,
-        row.metadata_sha256,
-        row.metadata_size,
-        row.provenance_url,
-    )
+def find_page(connection: Connection, index: IndexRecord, name: ProjectName) -> StoredPage | None:
+    row = connection.execute(
+        select(upstream_pages).where(
+            upstream_pages.c.index_id == index.id, upstream_pages.c.name == name
+        )
+    ).first()
+    return _page(row) if row else None
 
 
-def find_project(
+def find_checked_at(
     connection: Connection, index: IndexRecord, name: ProjectName
-) -> tuple[UpstreamProjectRecord, list[UpstreamFileRecord]] | None:
-    row = connection.execute(
-        select(upstream_projects).where(
-            upstream_projects.c.index_id == index.id, upstream_projects.c.name == name
+) -> datetime | None:
+    """When the upstream last confirmed the page (None: no page kept); a cheap look."""
+    value: datetime | None = connection.execute(
+        select(upstream_pages.c.checked_at).where(
+            upstream_pages.c.index_id == index.id, upstream_pages.c.name == name
         )
-    ).first()
-    if row is None:
-        return None
-    file_rows = connection.execute(
-        select(upstream_files)
-        .where(upstream_files.c.project_id == row.id)
-        .order_by(upstream_files.c.id)
-    )
-    return _project(row), [_file(f) for f in file_rows]
+    ).scalar()
+    return value
 
 
-def list_projects(connection: Connection, index: IndexRecord) -> list[tuple[ProjectName, int]]:
-    rows = connection.execute(
-        select(upstream_projects.c.name, upstream_projects.c.serial)
-        .where(upstream_projects.c.index_id == index.id)
-        .order_by(upstream_projects.c.name)
-    )
-    return [(ProjectName(r.name), r.serial or 0) for r in rows]
-
-
-def save_page(
-    connection: Connection,
-    index: IndexRecord,
-    project: dict[str, Any],
-    new_files: Sequence[dict[str, Any]],
-) -> bool:
-    """Store a freshly fetched page; what Stilton learnt about a file (its computed sha256, its
-    metadata) is kept while the upstream's description of it is unchanged. True if the page
-    served from it changes."""
-    name = project["name"]
-    row = connection.execute(
-        select(
-            upstream_projects.c.id, upstream_projects.c.status, upstream_projects.c.status_reason
-        ).where(upstream_projects.c.index_id == index.id, upstream_projects.c.name == name)
-    ).first()
-    if row is None:
-        result = connection.execute(insert(upstream_projects).values(index_id=index.id, **project))
-        assert result.inserted_primary_key is not None
-        project_id, changed = int(result.inserted_primary_key[0]), True
-    else:
-        project_id = int(row.id)
-        changed = (row.status, row.status_reason) != (project["status"], project["status_reason"])
-        connection.execute(
-            update(upstream_projects).where(upstream_projects.c.id == project_id).values(**project)
-        )
-    old = {
-        r.filename: r
-        for r in connection.execute(
-            select(upstream_files).where(upstream_files.c.project_id == project_id)
-        )
+def save_page(connection: Connection, index: IndexRecord, page: StoredPage) -> None:
+    values = {
+        "document": page.document,
+        "files": page.files,
+        "etag": page.etag,
+        "last_modified": page.last_modified,
+        "serial": page.serial,
+        "fetched_at": page.fetched_at,
+        "checked_at": page.checked_at,
     }
-    for values in new_files:
-        previous = old.pop(values["filename"], None)
-        if previous is None:
-            connection.execute(
-                insert(upstream_files).values(project_id=project_id, index_id=index.id, **values)
-            )
-            changed = True
-            continue
-        same_bytes = values["sha256"] is None or values["sha256"] == previous.sha256
-        same = same_bytes and all(getattr(previous, k) == values[k] for k in UPSTREAM_FIELDS)
-        if same:
-            continue
-        update_values = dict(values)
-        if same_bytes:
-            update_values["sha256"] = previous.sha256  # keep a digest we computed
-        else:
-            update_values.update(metadata_sha256=None, metadata_size=None)
-        connection.execute(
-            update(upstream_files).where(upstream_files.c.id == previous.id).values(**update_values)
-        )
-        changed = True
-    if old:
-        connection.execute(
-            delete(upstream_files).where(upstream_files.c.id.in_([r.id for r in old.values()]))
-        )
-        changed = True
-    return changed
+    statement = _insert(connection, upstream_pages).values(
+        index_id=index.id, name=page.name, **values
+    )
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["index_id", "name"], set_=values)
+    )
 
 
 def mark_checked(
     connection: Connection, index: IndexRecord, name: ProjectName, when: datetime
 ) -> None:
     connection.execute(
-        update(upstream_projects)
-        .where(upstream_projects.c.index_id == index.id, upstream_projects.c.name == name)
+        update(upstream_pages)
+        .where(upstream_pages.c.index_id == index.id, upstream_pages.c.name == name)
         .values(checked_at=when)
     )
 
 
-def forget_project(connection: Connection, index: IndexRecord, name: ProjectName) -> bool:
+def forget_page(connection: Connection, index: IndexRecord, name: ProjectName) -> bool:
     result = connection.execute(
-        delete(upstream_projects).where(
-            upstream_projects.c.index_id == index.id, upstream_projects.c.name == name
+        delete(upstream_pages).where(
+            upstream_pages.c.index_id == index.id, upstream_pages.c.name == name
         )
     )
     return bool(result.rowcount)
 
 
-def find_file(
-    connection: Connection, index: IndexRecord, filename: str
-) -> UpstreamFileRecord | None:
+def list_pages(connection: Connection, index: IndexRecord) -> list[tuple[ProjectName, int]]:
+    rows = connection.execute(
+        select(upstream_pages.c.name, upstream_pages.c.serial)
+        .where(upstream_pages.c.index_id == index.id)
+        .order_by(upstream_pages.c.name)
+    )
+    return [(ProjectName(r.name), r.serial or 0) for r in rows]
+
+
+# -- what was learnt per file -----------------------------------------------------------------
+
+
+def _facts(row: Row[Any]) -> FileFacts:
+    return FileFacts(row.filename, row.sha256, row.size, row.metadata_sha256, row.metadata_size)
+
+
+def find_facts(
+    connection: Connection, index: IndexRecord, project: ProjectName
+) -> dict[str, FileFacts]:
+    rows = connection.execute(
+        select(upstream_file_facts).where(
+            upstream_file_facts.c.index_id == index.id,
+            upstream_file_facts.c.project == project,
+        )
+    )
+    return {row.filename: _facts(row) for row in rows}
+
+
+def save_facts(
+    connection: Connection, index: IndexRecord, project: ProjectName, facts: FileFacts
+) -> FileFacts:
+    """Add what was learnt to what is known about the same bytes (facts about other bytes of
+    that filename are replaced); returns the facts now kept."""
     row = connection.execute(
-        select(upstream_files).where(
-            upstream_files.c.index_id == index.id, upstream_files.c.filename == filename
+        select(upstream_file_facts).where(
+            upstream_file_facts.c.index_id == index.id,
+            upstream_file_facts.c.filename == facts.filename,
         )
     ).first()
-    return _file(row) if row else None
-
-
-def set_file_digest(
-    connection: Connection, index: IndexRecord, filename: str, sha256: str, size: int
-) -> None:
-    connection.execute(
-        update(upstream_files)
-        .where(upstream_files.c.index_id == index.id, upstream_files.c.filename == filename)
-        .values(sha256=sha256, size=size)
+    known = _facts(row) if row is not None and row.sha256 == facts.sha256 else FileFacts("", "")
+    merged = FileFacts(
+        facts.filename,
+        facts.sha256,
+        facts.size if facts.size is not None else known.size,
+        facts.metadata_sha256 or known.metadata_sha256,
+        facts.metadata_size if facts.metadata_size is not None else known.metadata_size,
     )
-
-
-def set_file_metadata(
-    connection: Connection, index: IndexRecord, filename: str, sha256: str, size: int
-) -> None:
-    connection.execute(
-        update(upstream_files)
-        .where(upstream_files.c.index_id == index.id, upstream_files.c.filename == filename)
-        .values(metadata_sha256=sha256, metadata_size=size)
+    values = {
+        "project": project,
+        "sha256": merged.sha256,
+        "size": merged.size,
+        "metadata_sha256": merged.metadata_sha256,
+        "metadata_size": merged.metadata_size,
+    }
+    statement = _insert(connection, upstream_file_facts).values(
+        index_id=index.id, filename=facts.filename, **values
     )
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["index_id", "filename"], set_=values)
+    )
+    return merged
 
 
 # -- the cache of downloaded files ------------------------------------------------------------
@@ -254,12 +204,10 @@ def find_cached(connection: Connection, index: IndexRecord, sha256: str) -> int 
 def add_cached(
     connection: Connection, index: IndexRecord, sha256: str, size: int, when: datetime
 ) -> None:
-    if find_cached(connection, index, sha256) is None:
-        connection.execute(
-            insert(cached_files).values(
-                index_id=index.id, sha256=sha256, size=size, created_at=when, last_access=when
-            )
-        )
+    statement = _insert(connection, cached_files).values(
+        index_id=index.id, sha256=sha256, size=size, created_at=when, last_access=when
+    )
+    connection.execute(statement.on_conflict_do_nothing(index_elements=["index_id", "sha256"]))
 
 
 def touch_cached(

@@ -117,7 +117,10 @@ class Transfers:
         spooler: Spooler,
         size: int | None,
         finish: Finisher,
+        release: Callable[[], Awaitable[None]] | None = None,
     ) -> Transfer:
+        """Start downloading ``url`` (or join the transfer already running for ``key``);
+        ``release`` is awaited once the transfer has ended, however it ended."""
         existing = self._running.get(key)
         if existing is not None:
             spooler.abort()
@@ -125,7 +128,7 @@ class Transfers:
         transfer = Transfer(spooler.filename, size, spooler)
         self._running[key] = transfer
         task = asyncio.get_running_loop().create_task(
-            self._run(key, transfer, client, url, spooler, finish)
+            self._run(key, transfer, client, url, spooler, finish, release)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -139,6 +142,7 @@ class Transfers:
         url: str,
         spooler: Spooler,
         finish: Finisher,
+        release: Callable[[], Awaitable[None]] | None,
     ) -> None:
         try:
             async with client.stream(url) as response:
@@ -169,6 +173,8 @@ class Transfers:
                 self.forget(key, transfer)
             else:
                 asyncio.get_running_loop().call_later(FINISHED_GRACE, self.forget, key, transfer)
+            if release is not None:
+                await release()
 
     def forget(self, key: Any, transfer: Transfer) -> None:
         if self._running.get(key) is transfer:

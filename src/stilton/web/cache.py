@@ -50,6 +50,8 @@ class Versions:
                     key = (change.index, change.project)
                     self._project[key] = self._project.get(key, 0) + 1
                     self._listing[change.index] = self._listing.get(change.index, 0) + 1
+                elif change.scope is ChangeScope.LISTING and change.index:
+                    self._listing[change.index] = self._listing.get(change.index, 0) + 1
                 elif change.scope is ChangeScope.INDEX and change.index is None:
                     self._epoch += 1
                     regroup = True

@@ -1,0 +1,79 @@
+"""The compact form in which a proxy keeps an upstream project page: one compressed JSON
+document per project, a short array per file, instead of a database row per file (the
+biggest public pages list ~15,000 files)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime
+from typing import Any
+
+from stilton.core.model import ProjectStatus
+from stilton.core.names import ProjectName
+from stilton.upstream.pages import UpstreamFile, UpstreamPage
+
+FORMAT = 1
+LEVEL = 1  # zlib level: the document is written once per fetch and read on every cold load
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _entry(file: UpstreamFile) -> list[Any]:
+    yanked: object = (file.yanked_reason or True) if file.yanked else False
+    metadata: object = (file.metadata_sha256 or True) if file.has_metadata else False
+    return [
+        file.filename, file.url, file.version, file.sha256, file.size, _time(file.upload_time),
+        file.requires_python, yanked, metadata, file.provenance_url,
+    ]  # fmt: skip
+
+
+def encode_page(page: UpstreamPage) -> bytes:
+    document = {
+        "v": FORMAT,
+        "project": page.project,
+        "serial": page.serial,
+        "status": page.status.value,
+        "status_reason": page.status_reason,
+        "versions": list(page.versions),
+        "files": [_entry(file) for file in page.files],
+    }
+    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), LEVEL)
+
+
+def _file(entry: list[Any]) -> UpstreamFile:
+    filename, url, version, sha256, size, upload_time, requires_python, yanked, metadata = entry[:9]
+    return UpstreamFile(
+        filename=filename,
+        url=url,
+        version=version,
+        sha256=sha256,
+        size=size,
+        upload_time=datetime.fromisoformat(upload_time) if upload_time else None,
+        requires_python=requires_python,
+        yanked=yanked is not False,
+        yanked_reason=yanked if isinstance(yanked, str) else None,
+        has_metadata=metadata is not False,
+        metadata_sha256=metadata if isinstance(metadata, str) else None,
+        provenance_url=entry[9],
+    )
+
+
+def decode_page(data: bytes) -> UpstreamPage:
+    """The page ``encode_page`` wrote (ValueError if the bytes are not such a document)."""
+    try:
+        document = json.loads(zlib.decompress(data))
+    except zlib.error as exc:
+        raise ValueError(f"not a compressed page document: {exc}") from exc
+    if not isinstance(document, dict) or document.get("v") != FORMAT:
+        raise ValueError("not a page document of a known format")
+    return UpstreamPage(
+        project=ProjectName(document["project"]),
+        files=tuple(_file(entry) for entry in document["files"]),
+        serial=document["serial"],
+        status=ProjectStatus(document["status"]),
+        status_reason=document["status_reason"],
+        versions=tuple(document["versions"]),
+    )
