@@ -285,4 +285,6 @@ def open_runtime(settings: Settings) -> Runtime:
     database.migrate()
     _create_default_layout(database, settings)
     blobs = LocalBlobStore(settings.blob_dir)
+    # Spool files of a crashed process would otherwise stay forever; live ones are locked.
+    blobs.sweep_spool()
     return Runtime(settings, database, blobs, AuthService(database))

@@ -1,5 +1,5 @@
-"""A server killed (SIGKILL) in the middle of a large upload comes back consistent, and the
-same file can then be uploaded in full."""
+"""A server killed (SIGKILL) in the middle of a large upload comes back consistent, without
+the half-written spool file, and the same file can then be uploaded in full."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def test_kill_during_upload_leaves_a_consistent_index(tmp_path: Path) -> None:
             assert client.get("/local/simple/crash-demo/").status_code == 404
             assert "crash-demo" not in client.get("/local/simple/").text
             assert blob_files(server) == []
+            assert spool_files(server) == []  # the crash's leftover, removed at start
             response = client.post(
                 "/local/",
                 data=upload_fields(BIG, data),

@@ -83,6 +83,17 @@ class StorageError(StiltonError):
     """The database or blob store failed (HTTP 503)."""
 
 
+class InsufficientStorage(StorageError):
+    """The disk (or quota) holding Stilton's data is full (HTTP 507); nothing was stored."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location  # "the data directory (<path>)", or the database server's
+        super().__init__(
+            f"Insufficient storage: the disk holding {location} is full, so nothing was"
+            " stored. Free space on it, then try again."
+        )
+
+
 class UpstreamError(StiltonError):
     """An upstream repository failed, or sent something unusable (HTTP 502)."""
 

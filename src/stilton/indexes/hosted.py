@@ -144,7 +144,7 @@ class HostedIndex:
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     spooled.discard()
                     return UploadOutcome.UNCHANGED
-            self.blobs.put_spooled(spooled.path, spooled.digests.sha256)
+            self.blobs.put_spooled(spooled.spool, spooled.digests.sha256)
         except BaseException:
             spooled.discard()
             raise

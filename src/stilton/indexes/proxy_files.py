@@ -133,7 +133,7 @@ class ProxyFiles:
             spooled.discard()
             logger.error("digest mismatch for %s from %s", record.filename, self.record.name)
             raise DigestMismatch(record.filename, "sha256", record.sha256, actual)
-        await to_thread.run_sync(self.blobs.put_spooled, spooled.path, actual)
+        await to_thread.run_sync(self.blobs.put_spooled, spooled.spool, actual)
         await to_thread.run_sync(self._record_cached, record, spooled)
         await self.evict(protect=actual)
         return StoredBlob(actual, spooled.size)

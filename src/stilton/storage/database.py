@@ -7,6 +7,7 @@ timeout, full fsync); the same code runs on PostgreSQL for scale-out.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from stilton.core.errors import StorageError
+from stilton.core.errors import InsufficientStorage, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test keeps the two in step): when the database
@@ -30,6 +31,17 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+# SQLite's "database or disk is full", and PostgreSQL's disk_full condition (SQLSTATE 53100).
+PG_DISK_FULL = "53100"
+
+
+def _is_disk_full(error: BaseException | None) -> bool:
+    if isinstance(error, sqlite3.Error):
+        # The low byte is the primary result code; extended codes add detail above it.
+        return (error.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_FULL
+    return getattr(error, "sqlstate", getattr(error, "pgcode", None)) == PG_DISK_FULL
 
 
 class Database:
@@ -74,7 +86,7 @@ class Database:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StorageError(f"Could not migrate the database: {exc}") from exc
+            raise self._translate(exc, "Could not migrate the database") from exc
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -91,13 +103,22 @@ class Database:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _translate(self, exc: SQLAlchemyError, failure: str) -> StorageError:
+        """The one translation of the driver's errors (through SQLAlchemy's) into ours."""
+        error = getattr(exc, "orig", None)
+        if _is_disk_full(error):
+            if self.is_sqlite:
+                return InsufficientStorage(f"the data directory ({self.url[len('sqlite:///') :]})")
+            return InsufficientStorage("the database server's data")
+        return StorageError(f"{failure}: {error or exc}")
+
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         try:
             with self.engine.begin() as connection:
                 yield connection
         except OperationalError as exc:
-            raise StorageError(f"The database is unavailable: {exc.orig}") from exc
+            raise self._translate(exc, "The database is unavailable") from exc
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -105,7 +126,7 @@ class Database:
             with self.engine.connect() as connection:
                 yield connection
         except OperationalError as exc:
-            raise StorageError(f"The database is unavailable: {exc.orig}") from exc
+            raise self._translate(exc, "The database is unavailable") from exc
 
     def check(self) -> None:
         with self.connect() as connection:

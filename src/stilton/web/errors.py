@@ -28,6 +28,7 @@ STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.RangeNotSatisfiable, 416),
+    (errors.InsufficientStorage, 507),
     (errors.StorageError, 503),
     (errors.UpstreamTimeout, 504),
     (errors.UpstreamError, 502),
@@ -46,6 +47,7 @@ TITLES = {
     504: "Gateway Timeout",
     500: "Internal Server Error",
     503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
 
 
