@@ -28,8 +28,9 @@ async def upload(request: Request) -> Response:
         )
     # Authorize before reading the body: nobody spools bytes without the right to upload.
     await authorize(request, index, Action.UPLOAD)
+    settings = state.runtime.settings
     form = await read_upload_form(
-        request, state.runtime.blobs, state.runtime.settings.max_upload_size
+        request, state.runtime.blobs, settings.max_upload_size, settings.upload_idle_timeout
     )
     if form.file is None:
         raise InvalidInput("Upload payload does not have a file.")
