@@ -7,7 +7,8 @@ from pathlib import Path
 
 from stilton.core.errors import InsufficientStorage, StiltonError
 from stilton.core.filenames import SDIST_SUFFIXES
-from stilton.indexes.hosted import HostedIndex, UploadOutcome
+from stilton.indexes.base import UploadOutcome
+from stilton.indexes.hosted import HostedIndex
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,7 @@ from stilton.core.render_warehouse import (
 )
 from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
-from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
+from stilton.indexes.base import Index, ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
 from stilton.indexes.single_flight import SingleFlight
 from stilton.storage import catalog, upstream_cache
@@ -91,6 +91,12 @@ class ProxyIndex:
     @property
     def kind(self) -> IndexKind:
         return IndexKind.PROXY
+
+    def uploads(self) -> None:
+        return None  # a proxy's files come from its upstream
+
+    def leaves(self) -> Sequence[Index]:
+        return [self]
 
     async def aclose(self) -> None:
         await self.files.flush_accesses()

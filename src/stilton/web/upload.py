@@ -11,7 +11,6 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from stilton.core.errors import InvalidInput
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.permissions import Action
-from stilton.indexes.hosted import HostedIndex
 from stilton.web.auth import authorize, client_address
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import index_of, state_of
@@ -22,9 +21,11 @@ logger = logging.getLogger("stilton.upload")
 async def upload(request: Request) -> Response:
     state = state_of(request)
     index = await index_of(request)
-    if not isinstance(index, HostedIndex):
+    uploader = index.uploads()
+    if uploader is None:
         raise InvalidInput(
-            f"Index {index.name!r} is a {index.kind} index; upload to a hosted index instead."
+            f"Index {index.name!r} is a {index.kind} index, which takes no uploads; upload to a"
+            " hosted index instead."
         )
     # Authorize before reading the body: nobody spools bytes without the right to upload.
     await authorize(request, index, Action.UPLOAD)
@@ -41,7 +42,7 @@ async def upload(request: Request) -> Response:
         form.file.discard()
         raise
     outcome = await run_in_threadpool(
-        index.upload, form.file, form.fields, principal.label, client_address(request)
+        uploader.upload, form.file, form.fields, principal.label, client_address(request)
     )
     state.changed()
     logger.info(
