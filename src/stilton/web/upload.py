@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from stilton.core.errors import InvalidInput
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.permissions import Action
+from stilton.indexes.base import Index, Uploader
 from stilton.web.auth import authorize, client_address
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import index_of, state_of
@@ -18,15 +19,21 @@ from stilton.web.state import index_of, state_of
 logger = logging.getLogger("stilton.upload")
 
 
-async def upload(request: Request) -> Response:
-    state = state_of(request)
-    index = await index_of(request)
+def uploader_of(index: Index) -> Uploader:
+    """What takes uploads to ``index``, asked of the index (a policy passes the question on)."""
     uploader = index.uploads()
     if uploader is None:
         raise InvalidInput(
             f"Index {index.name!r} is a {index.kind} index, which takes no uploads; upload to a"
             " hosted index instead."
         )
+    return uploader
+
+
+async def upload(request: Request) -> Response:
+    state = state_of(request)
+    index = await index_of(request)
+    uploader = uploader_of(index)
     # Authorize before reading the body: nobody spools bytes without the right to upload.
     await authorize(request, index, Action.UPLOAD)
     settings = state.runtime.settings
