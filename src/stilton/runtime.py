@@ -66,21 +66,26 @@ class Runtime:
         return self.build_index(self.get_index_record(name))
 
     def build_index(self, record: IndexRecord, seen: frozenset[str] = frozenset()) -> Index:
-        config = IndexConfig.from_mapping(record.config)
+        """The index of ``record``, seen through its policy if it has one."""
+        policy = IndexConfig.from_mapping(record.config).policy
         index: Index
         if record.kind is IndexKind.PROXY:
             index = self.proxy(record)
         elif record.kind is IndexKind.HOSTED:
             index = HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
         else:
-            if record.name in seen:
-                raise InvalidInput(f"Group {record.name!r} contains itself.")
-            members = [
-                self.build_index(self.get_index_record(member), seen | {record.name})
-                for member in config.members
-            ]
-            index = GroupIndex(record, members, config.rules)
-        return index if config.policy.is_empty else PolicyIndex(index, config.policy)
+            index = self._build_group(record, seen)
+        return index if policy.is_empty else PolicyIndex(index, policy)
+
+    def _build_group(self, record: IndexRecord, seen: frozenset[str]) -> GroupIndex:
+        if record.name in seen:
+            raise InvalidInput(f"Group {record.name!r} contains itself.")
+        config = IndexConfig.from_mapping(record.config)
+        members = [
+            self.build_index(self.get_index_record(member), seen | {record.name})
+            for member in config.members
+        ]
+        return GroupIndex(record, members, config.rules)
 
     def hosted(self, name: str) -> HostedIndex:
         record = self.get_index_record(name)
@@ -100,10 +105,7 @@ class Runtime:
         record = self.get_index_record(name)
         if record.kind is not IndexKind.GROUP:
             raise InvalidInput(f"Index {name!r} is a {record.kind} index, not a group.")
-        index = self.build_index(record)
-        inner = index.inner if isinstance(index, PolicyIndex) else index
-        assert isinstance(inner, GroupIndex)
-        return inner
+        return self._build_group(record, frozenset())
 
     def create_index(
         self,
@@ -289,5 +291,7 @@ def open_runtime(settings: Settings) -> Runtime:
     feed = ChangeFeed(database.connect, settings.generation_poll_interval)
     database.on_commit = feed.committed
     blobs = LocalBlobStore(settings.blob_dir)
+    # Spool files of a crashed process would otherwise stay forever; live ones are locked.
+    blobs.sweep_spool()
     leases = FileLeases(settings.data_dir / "leases")
     return Runtime(settings, database, blobs, AuthService(database, feed), feed, leases)

@@ -34,6 +34,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite at <data_dir>/stilton.sqlite3
     workers: int = 1
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
+    # Seconds an upload's body may go without a byte arriving before it is abandoned (408).
+    upload_idle_timeout: float = 60.0
     page_max_age: int = 30  # seconds; the visibility delay of a new upload for caching clients
     default_index: IndexName = DEFAULT_INDEX
     # The upstream of the "pypi" proxy made on first start; empty: the public index.

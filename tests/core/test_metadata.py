@@ -227,14 +227,21 @@ ACCEPTED = [
     _metadata("2.4", "License-Expression: MIT", "License-File: LICENSE"),
     # Unknown fields are ignored.
     _metadata("2.3", "X-Custom: whatever"),
+    # wheel < 0.31 wrote 2.0 (never a final specification); PyPI accepts it.
+    _metadata("2.0", "Provides-Extra: eggs"),
+    _metadata("2.5", "Import-Name: foo"),
+    _metadata("2.1", "Summary: Fromage \u00e0 p\u00e2te persill\u00e9e"),
 ]
 
 REJECTED = [
     (_metadata("2.1", "Requires-Dist: idna >=> 2"), "requires-dist"),
     (_metadata("2.1", "Requires-Python: >=three"), "requires-python"),
     (_metadata("3.0"), "Metadata-Version '3.0'"),
-    (_metadata("2.0"), "2.0"),
+    (_metadata("2.6"), "Metadata-Version '2.6'"),
+    (_metadata("99.0"), "Metadata-Version '99.0'"),
     (_metadata("banana"), "Metadata-Version 'banana'"),
+    (_metadata("2.1", "Summary: one", "Summary: two"), "'summary' has invalid data"),
+    (_metadata("2.1", "Summary: caf\xe9").replace(b"\xc3\xa9", b"\xe9"), "not UTF-8"),
     (b"Name: foo\nVersion: 1.0\n", "Metadata-Version None"),
     (b"Metadata-Version: 2.1\nName: foo\nVersion: not-a-version\n", "version"),
     (b"Metadata-Version: 2.1\nVersion: 1.0\n", "name"),
@@ -246,6 +253,24 @@ REJECTED = [
 def test_parse_core_metadata_accepts_what_pypi_accepts(data: bytes) -> None:
     raw = parse_core_metadata(data)
     assert (raw["name"], raw["version"]) == ("foo", "1.0")
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nSummary: caf\xe9\n", "line 4"),
+        (b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nX-Custom: \xff\n", "line 4"),
+        (b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n\nLatin-1 body: \xe9t\xe9\n", "line 5"),
+    ],
+    ids=["known field", "unknown field", "description body"],
+)
+def test_metadata_that_is_not_utf8_is_refused_wherever_the_bad_byte_is(
+    data: bytes, where: str
+) -> None:
+    with pytest.raises(InvalidInput, match="not UTF-8") as raised:
+        parse_core_metadata(data)
+    assert where in raised.value.message
+    assert "must be UTF-8 encoded" in raised.value.message
 
 
 def test_license_file_under_metadata_2_1_is_kept() -> None:

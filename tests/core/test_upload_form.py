@@ -225,6 +225,9 @@ REJECTIONS: list[
     ({"name": "UNKNOWN"}, WHEEL, InvalidInput, "Missing required form field 'name'"),
     ({"version": None}, WHEEL, InvalidInput, "Missing required form field 'version'"),
     ({"metadata_version": ""}, WHEEL, InvalidInput, "'metadata_version'"),
+    ({"metadata_version": "garbage"}, WHEEL, InvalidInput, "'garbage' is an invalid value for"),
+    ({"metadata_version": "99.0"}, WHEEL, InvalidInput, "invalid value for Metadata-Version"),
+    ({"metadata_version": "2.6"}, WHEEL, InvalidInput, "use one of 1.0, 1.1, 1.2, 2.0, 2.1"),
     ({"name": "Shrubbery"}, WHEEL, InvalidInput, "Start filename for 'Shrubbery'"),
     ({"version": "1.1"}, WHEEL, InvalidInput, "does not match the filename"),
     ({"version": "1.0.post1"}, WHEEL, InvalidInput, "does not match the filename"),
@@ -327,3 +330,64 @@ def test_form_metadata_drops_single_unknown_values(field: str) -> None:
 def test_form_metadata_drops_unknown_in_multi_valued_fields(field: str) -> None:
     raw = form_metadata(_fields(metadata_version="1.0", **{field: ["UNKNOWN"]}))
     assert set(raw) == {"metadata_version"}
+
+
+# Every single-valued field the server reads, with two values that contradict each other.
+CONTRADICTIONS: list[tuple[str, str, str]] = [
+    ("action", "file_upload", "doc_upload"),
+    ("protocol_version", "1", "2"),
+    ("name", "HolyGrail", "Shrubbery"),
+    ("version", "1.0", "2.0"),
+    ("metadata_version", "2.4", "2.1"),
+    ("filetype", "bdist_wheel", "sdist"),
+    ("pyversion", "py3", "cp312"),
+    ("sha256_digest", SHA256, "f" * 64),
+    ("blake2_256_digest", BLAKE2, "f" * 64),
+    ("md5_digest", MD5, "f" * 32),
+    ("requires_python", ">=3.8", ">=3.9"),
+    ("summary", "Find it", "Lose it"),
+    ("keywords", "quest", "grail"),
+    ("comment", "one", "two"),
+]
+
+
+@pytest.mark.parametrize(("field", "first", "second"), CONTRADICTIONS)
+def test_a_single_valued_field_sent_twice_with_different_values_is_refused(
+    field: str, first: str, second: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_upload_form(_twine(**{field: [first, second]}), WHEEL)
+    wire_name = ":action" if field == "action" else field
+    assert f"Form field {wire_name!r} was sent 2 times with different values" in str(raised.value)
+    assert "Send it once" in str(raised.value)
+
+
+def test_a_long_contradictory_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_upload_form(_twine(summary=["x" * 10_000, "y"]), WHEEL)
+    assert len(str(raised.value)) < 300
+
+
+@pytest.mark.parametrize(("field", "value", "_other"), CONTRADICTIONS)
+def test_a_field_repeated_with_the_same_value_is_accepted(
+    field: str, value: str, _other: str
+) -> None:
+    # pdm may send requires_python twice; "UNKNOWN" and empty repeats count as absent.
+    form = parse_upload_form(_twine(**{field: [value, f" {value} ", "", "UNKNOWN"]}), WHEEL)
+    assert form.name == "HolyGrail"
+
+
+def test_multi_valued_fields_stay_multi_valued() -> None:
+    fields = _twine(
+        classifiers=["Framework :: Flask", "Topic :: Games"],
+        requires_dist=["idna>=2", "spam; extra == 'eggs'"],
+        provides_extra=["eggs", "ham"],
+        dynamic=["Requires-Dist", "Summary"],
+        project_urls=["Home, https://a.example", "Docs, https://b.example"],
+    )
+    metadata = parse_upload_form(fields, WHEEL).metadata
+    assert metadata["classifiers"] == ["Framework :: Flask", "Topic :: Games"]
+    assert metadata["requires_dist"] == ["idna>=2", "spam; extra == 'eggs'"]
+    assert metadata["provides_extra"] == ["eggs", "ham"]
+    assert metadata["dynamic"] == ["Requires-Dist", "Summary"]
+    assert metadata["project_urls"] == {"Home": "https://a.example", "Docs": "https://b.example"}

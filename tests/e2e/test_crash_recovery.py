@@ -1,12 +1,11 @@
-"""A server killed (SIGKILL) in the middle of a large upload comes back consistent, and the
-same file can then be uploaded in full."""
+"""A server killed (SIGKILL) in the middle of a large upload comes back consistent, without
+the half-written spool file, and the same file can then be uploaded in full."""
 
 from __future__ import annotations
 
 import hashlib
 import socket
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -14,27 +13,11 @@ import pytest
 
 from tests.support.dists import Dist, wheel_bytes
 from tests.support.server import StiltonServer
-from tests.support.uploads import basic_auth, upload_fields
+from tests.support.uploads import basic_auth, multipart_body, upload_fields
 
 pytestmark = pytest.mark.e2e
 
 BIG = Dist("crash-demo", "1.0", padding=20 * 2**20)
-
-
-def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for key, value in fields.items():
-        for item in value if isinstance(value, list) else [value]:
-            disposition = f'Content-Disposition: form-data; name="{key}"'
-            parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{item}\r\n".encode())
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return b"".join(parts), boundary
 
 
 def spool_files(server: StiltonServer) -> list[Path]:
@@ -69,6 +52,7 @@ def test_kill_during_upload_leaves_a_consistent_index(tmp_path: Path) -> None:
             assert client.get("/local/simple/crash-demo/").status_code == 404
             assert "crash-demo" not in client.get("/local/simple/").text
             assert blob_files(server) == []
+            assert spool_files(server) == []  # the crash's leftover, removed at start
             response = client.post(
                 "/local/",
                 data=upload_fields(BIG, data),

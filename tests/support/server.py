@@ -79,7 +79,10 @@ class StiltonServer:
         environ: Mapping[str, str] | None = None,
         default_upstream: str | None = CLOSED_UPSTREAM,
         workers: int = 1,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
+        """``settings`` are Stilton settings by name (``{"workers": "2"}``), passed as
+        ``STILTON_*`` variables."""
         self.root = root
         self.workers = workers
         self.data_dir = root / "data"
@@ -87,6 +90,7 @@ class StiltonServer:
         self.port = port if port is not None else find_free_port()
         self.ready_timeout = ready_timeout
         self._environ = server_environ(os.environ if environ is None else environ, default_upstream)
+        self._environ.update({f"STILTON_{k.upper()}": v for k, v in (settings or {}).items()})
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from typing import Any
 
 from tests.support.dists import Dist
@@ -36,3 +37,20 @@ def upload_fields(
         fields["requires_dist"] = list(dist.requires_dist)
     fields.update(overrides)
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body of ``fields`` and the file part, and its boundary."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for key, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            disposition = f'Content-Disposition: form-data; name="{key}"'
+            parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{item}\r\n".encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), boundary

@@ -11,7 +11,6 @@ from rich.markup import escape
 from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
 from stilton.indexes.audit import Collision, find_collisions
-from stilton.indexes.closing import close_index
 from stilton.indexes.group import GroupIndex
 
 audit_app = typer.Typer(help="Audit reports.", no_args_is_help=True)
@@ -54,7 +53,7 @@ async def _collisions(groups: list[GroupIndex]) -> list[Collision]:
         try:
             found.extend(await find_collisions(group))
         finally:
-            await close_index(group)
+            await group.aclose()
     return found
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stilton.core.errors import StiltonError
+from stilton.core.errors import InsufficientStorage, StiltonError
 from stilton.core.filenames import SDIST_SUFFIXES
-from stilton.indexes.hosted import HostedIndex, UploadOutcome
+from stilton.indexes.base import UploadOutcome
+from stilton.indexes.hosted import HostedIndex
 
 
 @dataclass
@@ -26,6 +27,8 @@ def import_directory(index: HostedIndex, directory: Path) -> ImportReport:
     for path in sorted(p for p in directory.rglob("*") if is_distribution(p)):
         try:
             outcome = index.import_file(path, actor="cli:import")
+        except InsufficientStorage:
+            raise  # every later file would fail the same way: stop, and say why once
         except StiltonError as exc:
             report.failed.append((path, exc.message))
             continue

@@ -47,6 +47,38 @@ class FileTooLarge(InvalidInput):
         )
 
 
+class IncompleteRequest(InvalidInput):
+    """A request body that did not arrive whole; nothing of it was kept."""
+
+    def __init__(self, message: str, received: int) -> None:
+        self.received = received  # bytes of the body that did arrive
+        super().__init__(message)
+
+
+class ClientDisconnected(IncompleteRequest):
+    """The client went away in the middle of its request body (nobody reads the answer)."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(
+            f"The client disconnected after sending {received} bytes of the request body; the"
+            " upload was abandoned and nothing was stored.",
+            received,
+        )
+
+
+class RequestTimeout(IncompleteRequest):
+    """No byte of a request body arrived for too long (HTTP 408)."""
+
+    def __init__(self, idle_seconds: float, received: int) -> None:
+        self.idle_seconds = idle_seconds
+        super().__init__(
+            f"Request timeout: the request body stopped arriving (nothing for {idle_seconds:g} s"
+            f" after {received} bytes), so the upload was abandoned and nothing was stored. Send"
+            " the whole body, as long as its Content-Length says, without pausing.",
+            received,
+        )
+
+
 class NotAcceptable(StiltonError):
     """No representation the client accepts is available (HTTP 406)."""
 
@@ -81,6 +113,17 @@ class RangeNotSatisfiable(StiltonError):
 
 class StorageError(StiltonError):
     """The database or blob store failed (HTTP 503)."""
+
+
+class InsufficientStorage(StorageError):
+    """The disk (or quota) holding Stilton's data is full (HTTP 507); nothing was stored."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location  # "the data directory (<path>)", or the database server's
+        super().__init__(
+            f"Insufficient storage: the disk holding {location} is full, so nothing was"
+            " stored. Free space on it, then try again."
+        )
 
 
 class UpstreamError(StiltonError):

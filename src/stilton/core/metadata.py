@@ -1,11 +1,13 @@
 """Core metadata: read it out of wheels and sdists, check it, and turn it into release info.
 
 Validation uses ``packaging.metadata``; what PyPI tolerates (unknown fields, fields newer than
-the declared Metadata-Version, as older setuptools wrote) is tolerated here too.
+the declared Metadata-Version, as older setuptools wrote) is tolerated here too. What installers
+cannot read (bytes that are not UTF-8, a Metadata-Version no tool knows) is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import tarfile
 import zipfile
 import zlib
@@ -29,7 +31,12 @@ ARCHIVE_ERRORS = (
     zlib.error,
     NotImplementedError,
 )
-ACCEPTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"})
+# What PyPI accepts (PROTOCOLS.md §3.1; warehouse forklift/metadata.py). "2.0" was never a final
+# specification (PEP 426 was withdrawn), but wheel < 0.31 wrote it for years.
+ACCEPTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
+# packaging knows no 2.0: such metadata is validated as the 2.1 that formalised it (PEP 566).
+_VALIDATED_AS = {"2.0": "2.1"}
+CORE_METADATA_SPEC = "https://packaging.python.org/specifications/core-metadata"
 
 
 def _dist_info_matches(directory: str, dist: DistributionFilename) -> bool:
@@ -108,31 +115,66 @@ def _tolerated(error: Exception) -> bool:
     return "introduced in metadata version" in str(error)
 
 
-def check_raw_metadata(raw: RawMetadata) -> None:
-    """Validate with packaging; raise InvalidInput listing every problem found."""
-    version = raw.get("metadata_version")
-    if version not in ACCEPTED_METADATA_VERSIONS:
+def check_metadata_version(version: str | None) -> str:
+    """The declared Metadata-Version, if it is one an index accepts."""
+    if version is None or version not in ACCEPTED_METADATA_VERSIONS:
         raise InvalidInput(
             f"Invalid metadata: Metadata-Version {version!r} is not one of"
-            f" {', '.join(sorted(ACCEPTED_METADATA_VERSIONS))}."
+            f" {', '.join(ACCEPTED_METADATA_VERSIONS)}. Build the distribution with a current"
+            f" build backend; see {CORE_METADATA_SPEC}."
         )
+    return version
+
+
+def _validate(raw: RawMetadata, problems: list[str]) -> None:
+    """Validate with packaging, adding to ``problems`` whatever PyPI would refuse."""
+    version = check_metadata_version(raw.get("metadata_version"))
+    checked = cast(RawMetadata, {**raw, "metadata_version": _VALIDATED_AS.get(version, version)})
     try:
-        Metadata.from_raw(raw, validate=True)
+        Metadata.from_raw(checked, validate=True)
     except ExceptionGroup as group:
-        problems = [str(error) for error in group.exceptions if not _tolerated(error)]
-        if problems:
-            raise InvalidInput(
-                "Invalid metadata: " + "; ".join(problems) + ". See the core metadata"
-                " specification for the allowed values."
-            ) from group
+        problems.extend(str(error) for error in group.exceptions if not _tolerated(error))
     except InvalidMetadata as exc:
-        raise InvalidInput(f"Invalid metadata: {exc}.") from exc
+        problems.append(str(exc))
+    if problems:
+        raise InvalidInput(
+            "Invalid metadata: " + "; ".join(problems) + f". See {CORE_METADATA_SPEC} for the"
+            " allowed values."
+        )
+
+
+def check_raw_metadata(raw: RawMetadata) -> None:
+    """Validate with packaging; raise InvalidInput listing every problem found."""
+    _validate(raw, [])
+
+
+def _decode(data: bytes) -> str:
+    # Core metadata spec: "strings must be serialised using the UTF-8 encoding"; pip and uv
+    # fail on anything else, long after the upload was accepted.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"Invalid metadata: it is not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}"
+            f" cannot be decoded). Core metadata must be UTF-8 encoded ({CORE_METADATA_SPEC});"
+            " rebuild the distribution with a current build backend."
+        ) from exc
+
+
+@functools.cache
+def _known_field(header: str) -> bool:
+    """Whether packaging reads ``header`` (lowercased) as a core metadata field."""
+    raw, _unparsed = parse_email(f"{header}: a, b\n")
+    return bool(raw)
 
 
 def parse_core_metadata(data: bytes) -> RawMetadata:
     """Parse and validate a METADATA / PKG-INFO file; unknown fields are ignored."""
-    raw, _unparsed = parse_email(data)
-    check_raw_metadata(raw)
+    raw, unparsed = parse_email(_decode(data))
+    # packaging puts a known field it could not read (given twice, or malformed) in
+    # ``unparsed``; dropping it silently would store metadata other than the file's.
+    _validate(raw, [f"{key!r} has invalid data" for key in sorted(unparsed) if _known_field(key)])
     return raw
 
 

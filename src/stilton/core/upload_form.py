@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from stilton.core.errors import Gone, InvalidInput
 from stilton.core.filenames import DistributionFilename, PackageType
+from stilton.core.metadata import ACCEPTED_METADATA_VERSIONS, CORE_METADATA_SPEC
 from stilton.core.model import Digests
 
 Fields = Mapping[str, Sequence[str]]
@@ -88,10 +89,22 @@ class UploadForm:
     metadata: RawMetadata
 
 
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
 def _one(fields: Fields, key: str) -> str | None:
-    """A single-valued field; empty strings and PyPI's "UNKNOWN" count as absent."""
-    values = [v for v in fields.get(key, ()) if v.strip() and v.strip() != "UNKNOWN"]
-    return values[0].strip() if values else None
+    """A single-valued field; empty strings and PyPI's "UNKNOWN" count as absent. Sent twice,
+    it must say the same thing twice: which value counts would otherwise be the parser's pick."""
+    stripped = dict.fromkeys(value.strip() for value in fields.get(key, ()))
+    values = [value for value in stripped if value and value != "UNKNOWN"]
+    if len(values) > 1:
+        raise InvalidInput(
+            f"Form field {key!r} was sent {len(values)} times with different values"
+            f" ({', '.join(_shown(v) for v in values[:2])}{', ...' if len(values) > 2 else ''});"
+            " it takes one value. Send it once."
+        )
+    return values[0] if values else None
 
 
 def _required(fields: Fields, key: str) -> str:
@@ -181,6 +194,17 @@ def form_metadata(fields: Fields) -> RawMetadata:
     return cast(RawMetadata, raw)
 
 
+def _metadata_version(fields: Fields) -> str:
+    value = _required(fields, "metadata_version")
+    if value not in ACCEPTED_METADATA_VERSIONS:
+        raise InvalidInput(
+            f"{_shown(value)} is an invalid value for Metadata-Version. Error: use one of"
+            f" {', '.join(ACCEPTED_METADATA_VERSIONS)}. See {CORE_METADATA_SPEC} for more"
+            " information."
+        )
+    return value
+
+
 def _check_name_version(name: str, version: str, dist: DistributionFilename) -> None:
     try:
         parsed = Version(version)
@@ -207,7 +231,7 @@ def parse_upload_form(fields: Fields, dist: DistributionFilename) -> UploadForm:
     check_action(fields)
     name = _required(fields, "name")
     version = _required(fields, "version")
-    metadata_version = _required(fields, "metadata_version")
+    metadata_version = _metadata_version(fields)
     _check_name_version(name, version, dist)
     requires_python = _one(fields, "requires_python")
     if requires_python:

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 
 from stilton.core.errors import UpstreamError
 from stilton.core.groups import find_rule
+from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, ProjectName
-from stilton.indexes.base import Index
 from stilton.indexes.group import GroupIndex
-from stilton.indexes.hosted import HostedIndex
-from stilton.indexes.policy import PolicyIndex
-from stilton.indexes.proxy import ProxyIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,22 +23,11 @@ class Collision:
     unchecked: tuple[IndexName, ...] = ()  # proxies that could not be asked
 
 
-def _unwrap(index: Index) -> Index:
-    return index.inner if isinstance(index, PolicyIndex) else index
-
-
-def _leaves(group: GroupIndex) -> list[Index]:
-    found: list[Index] = []
-    for member in group.members:
-        inner = _unwrap(member)
-        found.extend(_leaves(inner) if isinstance(inner, GroupIndex) else [inner])
-    return found
-
-
 async def find_collisions(group: GroupIndex) -> list[Collision]:
-    leaves = _leaves(group)
-    hosted = [m for m in leaves if isinstance(m, HostedIndex)]
-    proxies = [m for m in leaves if isinstance(m, ProxyIndex)]
+    # Members are asked without their policies: the audit is about the names they hold.
+    leaves = group.leaves()
+    hosted = [m for m in leaves if m.kind is IndexKind.HOSTED]
+    proxies = [m for m in leaves if m.kind is IndexKind.PROXY]
     owners: dict[ProjectName, list[IndexName]] = {}
     for member in hosted:
         for project in (await member.list_projects()).projects:

@@ -1,15 +1,18 @@
 """The one protocol every index kind serves through: list projects, get a project page, open a
-file, open its metadata. The web layer speaks only this."""
+file, open its metadata, and the capabilities only some kinds have (``uploads()``). The web
+layer speaks only this, and asks an index what it can do rather than what type it is."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from stilton.core.model import IndexKind, ProjectDetail, ProjectSummary
 from stilton.core.names import IndexName, ProjectName
+from stilton.indexes.spool import SpooledFile
 from stilton.storage.catalog import IndexRecord
 
 
@@ -62,6 +65,24 @@ class FileStream(Protocol):
         """Wait until the file is verified and kept; raises UpstreamError if it is not."""
 
 
+class UploadOutcome(StrEnum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"  # the identical file was already there
+
+
+class Uploader(Protocol):
+    """What takes uploads to an index (the legacy upload API, PROTOCOLS.md §3)."""
+
+    def upload(
+        self,
+        spooled: SpooledFile,
+        fields: Mapping[str, Sequence[str]],
+        actor: str,
+        address: str = "",
+    ) -> UploadOutcome:
+        """Check the form and the file, then store it; the spool file is consumed either way."""
+
+
 class Index(Protocol):
     @property
     def record(self) -> IndexRecord:
@@ -86,3 +107,13 @@ class Index(Protocol):
 
     async def project_json(self, name: ProjectName, version: str | None, base_url: str) -> bytes:
         """The Warehouse JSON API document of a project or release; raises NotFound."""
+
+    def uploads(self) -> Uploader | None:
+        """What takes uploads to this index (a hosted index, through its policy), or None."""
+
+    def leaves(self) -> Sequence[Index]:
+        """The indexes holding this one's projects, without policies: a hosted index or a proxy
+        is its own leaf; a group's are its members' leaves."""
+
+    async def aclose(self) -> None:
+        """Release what the index holds (a proxy's upstream connections), members included."""

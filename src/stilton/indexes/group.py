@@ -42,6 +42,16 @@ class GroupIndex:
     def kind(self) -> IndexKind:
         return IndexKind.GROUP
 
+    def uploads(self) -> None:
+        return None  # a group holds nothing of its own; upload to one of its hosted members
+
+    def leaves(self) -> Sequence[Index]:
+        return [leaf for member in self.members for leaf in member.leaves()]
+
+    async def aclose(self) -> None:
+        for member in self.members:
+            await member.aclose()
+
     async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
         """Every name a member in ``within`` knows, once (proxies list only the names they
         have seen); a member left out is one whose names the asker may not see."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
 
 from anyio import to_thread
@@ -20,7 +19,7 @@ from stilton.core.model import IndexKind, ProjectDetail, ProjectStatus
 from stilton.core.names import IndexName, ProjectName, normalize_project_name
 from stilton.core.render_warehouse import render_warehouse_json
 from stilton.core.upload_form import parse_upload_form
-from stilton.indexes.base import ProjectList, ProjectView, StoredBlob
+from stilton.indexes.base import Index, ProjectList, ProjectView, StoredBlob, UploadOutcome
 from stilton.indexes.spool import SpooledFile, spool_local_file
 from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, verify_digests
 from stilton.storage import catalog
@@ -28,11 +27,6 @@ from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord, StoredFile
 from stilton.storage.database import Database
 from stilton.storage.schema import utcnow
-
-
-class UploadOutcome(StrEnum):
-    CREATED = "created"
-    UNCHANGED = "unchanged"  # the identical file was already there
 
 
 class HostedIndex:
@@ -52,7 +46,16 @@ class HostedIndex:
     def kind(self) -> IndexKind:
         return IndexKind.HOSTED
 
-    # -- reading (the Index protocol) ----------------------------------------------------
+    # -- the Index protocol ----------------------------------------------------------------
+
+    def uploads(self) -> HostedIndex:
+        return self
+
+    def leaves(self) -> Sequence[Index]:
+        return [self]
+
+    async def aclose(self) -> None:
+        return  # nothing held between requests
 
     async def list_projects(self, within: frozenset[IndexName] | None = None) -> ProjectList:
         return await to_thread.run_sync(self.project_list)
@@ -144,7 +147,7 @@ class HostedIndex:
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     spooled.discard()
                     return UploadOutcome.UNCHANGED
-            self.blobs.put_spooled(spooled.path, spooled.digests.sha256)
+            self.blobs.put_spooled(spooled.spool, spooled.digests.sha256)
         except BaseException:
             spooled.discard()
             raise

@@ -1,9 +1,11 @@
 """An index seen through its policy: denied projects answer 404 saying so, hidden files are
-absent from every page, file URL, metadata URL and JSON document (``core.policies``)."""
+absent from every page, file URL, metadata URL and JSON document (``core.policies``), and a
+project the policy denies cannot be uploaded to it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -13,7 +15,16 @@ from stilton.core.model import IndexKind, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.policies import Policy
 from stilton.core.versions import version_sort_key
-from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
+from stilton.indexes.base import (
+    FileStream,
+    Index,
+    ProjectList,
+    ProjectView,
+    StoredBlob,
+    Uploader,
+    UploadOutcome,
+)
+from stilton.indexes.spool import SpooledFile
 from stilton.storage.catalog import IndexRecord
 
 
@@ -33,6 +44,16 @@ class PolicyIndex:
     @property
     def kind(self) -> IndexKind:
         return self.inner.kind
+
+    def uploads(self) -> Uploader | None:
+        inner = self.inner.uploads()
+        return PolicyUploader(inner, self.policy, self.name) if inner is not None else None
+
+    def leaves(self) -> Sequence[Index]:
+        return self.inner.leaves()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
     def _check_project(self, name: ProjectName) -> None:
         if not self.policy.project_allowed(name):
@@ -90,6 +111,36 @@ class PolicyIndex:
             }
             document["releases"] = {v: files for v, files in releases.items() if files}
         return json.dumps(document, separators=(",", ":")).encode()
+
+
+class PolicyUploader:
+    """Uploads through a policy: a project the index hides could be stored but never served,
+    so its uploads are refused (as PyPI refuses a prohibited name, with a 400)."""
+
+    def __init__(self, inner: Uploader, policy: Policy, index: IndexName) -> None:
+        self.inner = inner
+        self.policy = policy
+        self.index = index
+
+    def upload(
+        self,
+        spooled: SpooledFile,
+        fields: Mapping[str, Sequence[str]],
+        actor: str,
+        address: str = "",
+    ) -> UploadOutcome:
+        try:
+            project = parse_distribution_filename(spooled.filename).project
+        except InvalidInput:
+            project = None  # the inner index refuses the filename, in its own words
+        if project is not None and not self.policy.project_allowed(project):
+            spooled.discard()
+            raise InvalidInput(
+                f"Project {project!r} cannot be uploaded to index {self.index!r}:"
+                f" {self.policy.deny_reason(project)} The index would never serve it; change"
+                " the policy, or upload to another index."
+            )
+        return self.inner.upload(spooled, fields, actor, address)
 
 
 def _latest(detail: ProjectDetail) -> str | None:

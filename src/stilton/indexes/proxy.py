@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from stilton.core.render_warehouse import (
 )
 from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
-from stilton.indexes.base import ProjectList, ProjectView, Staleness, StoredBlob
+from stilton.indexes.base import Index, ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
 from stilton.indexes.proxy_pages import KnownPage, PageMemory, ProxyPages
 from stilton.storage.blobs import BlobStore
@@ -89,6 +90,12 @@ class ProxyIndex:
     @property
     def kind(self) -> IndexKind:
         return IndexKind.PROXY
+
+    def uploads(self) -> None:
+        return None  # a proxy's files come from its upstream
+
+    def leaves(self) -> Sequence[Index]:
+        return [self]
 
     async def aclose(self) -> None:
         await self.pages.flush()

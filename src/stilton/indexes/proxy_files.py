@@ -177,7 +177,7 @@ class ProxyFiles:
             spooled.discard()
             logger.error("digest mismatch for %s from %s", file.filename, self.record.name)
             raise DigestMismatch(file.filename, "sha256", file.sha256, actual)
-        await to_thread.run_sync(self.blobs.put_spooled, spooled.path, actual)
+        await to_thread.run_sync(self.blobs.put_spooled, spooled.spool, actual)
         await to_thread.run_sync(self._record_cached, file, actual, spooled.size)
         await self.evict(protect=actual)
         return StoredBlob(actual, spooled.size)

@@ -1,32 +1,36 @@
 """Spooling: stream incoming bytes to a temporary file in the blob store, hashing as they pass.
 
-The size limit is enforced while bytes arrive, so an oversized upload never fills the disk.
+The size limit is enforced while bytes arrive, so an oversized upload never fills the disk. The
+spool file stays locked (``storage.spool_files``) until it is moved into place or discarded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from stilton.core.errors import FileTooLarge
+from stilton.core.errors import FileTooLarge, InvalidInput
 from stilton.core.model import Digests
 from stilton.storage.blobs import BlobStore
+from stilton.storage.spool_files import SpoolFile
 
 
 @dataclass(frozen=True, slots=True)
 class SpooledFile:
     """A fully written, fsynced temporary file and the digests of its bytes."""
 
-    path: Path
+    spool: SpoolFile
     filename: str
     size: int
     digests: Digests
 
+    @property
+    def path(self) -> Path:
+        return self.spool.path
+
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        self.spool.discard()
 
 
 class Spooler:
@@ -35,36 +39,45 @@ class Spooler:
     def __init__(self, blobs: BlobStore, filename: str, max_size: int) -> None:
         self.filename = filename
         self.max_size = max_size
-        self.path = blobs.new_spool_path()
-        self._stream: BinaryIO = self.path.open("wb")
+        self._spool = blobs.open_spool()
+        self.path = self._spool.path
         self._size = 0
         self._sha256 = hashlib.sha256()
         self._blake2b = hashlib.blake2b(digest_size=32)
         self._md5 = hashlib.md5(usedforsecurity=False)
+
+    @property
+    def size(self) -> int:
+        """Bytes received so far."""
+        return self._size
 
     def write(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self._size > self.max_size:
             self.abort()
             raise FileTooLarge(self.max_size)
-        self._stream.write(chunk)
+        try:
+            self._spool.write(chunk)
+        except BaseException:
+            self.abort()
+            raise
         self._sha256.update(chunk)
         self._blake2b.update(chunk)
         self._md5.update(chunk)
 
     def finish(self) -> SpooledFile:
-        self._stream.flush()
-        os.fsync(self._stream.fileno())
-        self._stream.close()
+        try:
+            self._spool.sync()
+        except BaseException:
+            self.abort()
+            raise
         digests = Digests(
             self._sha256.hexdigest(), self._blake2b.hexdigest(), self._md5.hexdigest()
         )
-        return SpooledFile(self.path, self.filename, self._size, digests)
+        return SpooledFile(self._spool, self.filename, self._size, digests)
 
     def abort(self) -> None:
-        if not self._stream.closed:
-            self._stream.close()
-        self.path.unlink(missing_ok=True)
+        self._spool.discard()
 
 
 def spool_local_file(source: Path, blobs: BlobStore, max_size: int) -> SpooledFile:
@@ -74,6 +87,9 @@ def spool_local_file(source: Path, blobs: BlobStore, max_size: int) -> SpooledFi
         with source.open("rb") as stream:
             while chunk := stream.read(1024 * 1024):
                 spooler.write(chunk)
+    except OSError as exc:  # the spool's own errors arrive translated: this is the source's
+        spooler.abort()
+        raise InvalidInput(f"Cannot read {source}: {exc.strerror or exc}.") from exc
     except BaseException:
         spooler.abort()
         raise

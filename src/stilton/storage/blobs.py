@@ -1,7 +1,8 @@
 """Content-addressed blob store: bytes kept under their sha256, shared across indexes.
 
 Writers spool to a temporary file inside the store, fsync it, check its digest, and only then
-move it into place (DESIGN.md, "Data safety"); a crash leaves at most an orphan in ``tmp/``.
+move it into place (DESIGN.md, "Data safety"); a crash leaves at most an orphan in ``tmp/``,
+removed when the store is next opened (``sweep_spool``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import obstore
 from obstore.store import LocalStore
 
 from stilton.core.errors import StorageError
+from stilton.storage.disk import disk_error
+from stilton.storage.spool_files import SpoolFile, open_spool_file, sweep_spool_files
 
 CHUNK = 256 * 1024
 
@@ -28,11 +31,14 @@ def blob_key(sha256: str) -> str:
 class BlobStore(Protocol):
     """What indexes need of a blob store."""
 
-    def new_spool_path(self) -> Path:
-        """A fresh temporary file name on the store's own filesystem, for streaming writes."""
+    def open_spool(self) -> SpoolFile:
+        """A new temporary file on the store's own filesystem, for streaming writes."""
 
-    def put_spooled(self, spooled: Path, sha256: str) -> None:
+    def put_spooled(self, spool: SpoolFile, sha256: str) -> None:
         """Move a fully written, fsynced and verified spool file into place as ``sha256``."""
+
+    def sweep_spool(self) -> list[Path]:
+        """Remove spool files no live process holds (a crash's leftovers)."""
 
     def put_bytes(self, data: bytes, sha256: str) -> None: ...
 
@@ -69,26 +75,33 @@ class LocalBlobStore:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._store = LocalStore(prefix=str(root), mkdir=True)
 
-    def new_spool_path(self) -> Path:
-        return self.spool_dir / f"{uuid.uuid4().hex}.part"
+    def open_spool(self) -> SpoolFile:
+        return open_spool_file(self.spool_dir)
 
-    def put_spooled(self, spooled: Path, sha256: str) -> None:
+    def sweep_spool(self) -> list[Path]:
+        return sweep_spool_files(self.spool_dir)
+
+    def put_spooled(self, spool: SpoolFile, sha256: str) -> None:
         key = blob_key(sha256)
         try:
-            obstore.rename(self._store, str(spooled.relative_to(self.root)), key)
+            (self.root / key).parent.mkdir(parents=True, exist_ok=True)
+            obstore.rename(self._store, str(spool.path.relative_to(self.root)), key)
             fsync_directory((self.root / key).parent)
         except OSError as exc:
-            raise StorageError(f"Could not store blob {sha256}: {exc}") from exc
+            raise disk_error(exc, self.root, f"store blob {sha256}") from exc
+        spool.close()
 
     def put_bytes(self, data: bytes, sha256: str) -> None:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StorageError(f"Refusing to store bytes under the wrong digest {sha256}.")
-        spool = self.new_spool_path()
-        with spool.open("wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        self.put_spooled(spool, sha256)
+        spool = self.open_spool()
+        try:
+            spool.write(data)
+            spool.sync()
+            self.put_spooled(spool, sha256)
+        except BaseException:
+            spool.discard()
+            raise
 
     def exists(self, sha256: str) -> bool:
         try:
@@ -128,4 +141,4 @@ class LocalBlobStore:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise StorageError(f"The blob store at {self.root} is not writable: {exc}") from exc
+            raise disk_error(exc, self.root, "write to the blob store") from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from stilton.core.errors import StorageError
+from stilton.core.errors import InsufficientStorage, StorageError
 from stilton.storage.changes import Change, take_pending
 
 logger = logging.getLogger("stilton.database")
@@ -40,6 +41,17 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
+
+
+# SQLite's "database or disk is full", and PostgreSQL's disk_full condition (SQLSTATE 53100).
+PG_DISK_FULL = "53100"
+
+
+def _is_disk_full(error: BaseException | None) -> bool:
+    if isinstance(error, sqlite3.Error):
+        # The low byte is the primary result code; extended codes add detail above it.
+        return (error.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_FULL
+    return getattr(error, "sqlstate", getattr(error, "pgcode", None)) == PG_DISK_FULL
 
 
 def _sqlite_engine(url: str, begin: str, **pool: Any) -> Engine:
@@ -102,7 +114,7 @@ class Database:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StorageError(f"Could not migrate the database: {exc}") from exc
+            raise self._translate(exc, "Could not migrate the database") from exc
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -137,7 +149,7 @@ class Database:
                 connection.commit()
                 committed = take_pending(connection)
         except OperationalError as exc:
-            raise _storage_error(exc) from exc
+            raise self._translate(exc, "The database is unavailable") from exc
         finally:
             self._writing.active = False
         if committed and self.on_commit is not None:
@@ -160,16 +172,21 @@ class Database:
             with self.engine.connect() as connection:
                 yield connection
         except OperationalError as exc:
-            raise _storage_error(exc) from exc
+            raise self._translate(exc, "The database is unavailable") from exc
 
     def check(self) -> None:
         with self.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def _translate(self, exc: SQLAlchemyError, failure: str) -> StorageError:
+        """The one translation of the driver's errors (through SQLAlchemy's) into ours."""
+        error = getattr(exc, "orig", None)
+        if _is_disk_full(error):
+            if self.is_sqlite:
+                return InsufficientStorage(f"the data directory ({self.url[len('sqlite:///') :]})")
+            return InsufficientStorage("the database server's data")
+        return StorageError(f"{failure}: {error or exc}")
+
     def dispose(self) -> None:
         self.engine.dispose()
         self._writer.dispose()
-
-
-def _storage_error(exc: OperationalError) -> StorageError:
-    return StorageError(f"The database is unavailable: {exc.orig}")

@@ -18,6 +18,7 @@ logger = logging.getLogger("stilton.web")
 REALM = "Stilton"
 
 STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
+    (errors.RequestTimeout, 408),
     (errors.InvalidInput, 400),
     (errors.AuthenticationRequired, 401),
     (errors.TooManyAttempts, 429),
@@ -28,6 +29,7 @@ STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.RangeNotSatisfiable, 416),
+    (errors.InsufficientStorage, 507),
     (errors.StorageError, 503),
     (errors.UpstreamTimeout, 504),
     (errors.UpstreamError, 502),
@@ -39,6 +41,7 @@ TITLES = {
     429: "Too Many Requests",
     404: "Not Found",
     406: "Not Acceptable",
+    408: "Request Timeout",
     409: "Conflict",
     410: "Gone",
     416: "Range Not Satisfiable",
@@ -46,6 +49,7 @@ TITLES = {
     504: "Gateway Timeout",
     500: "Internal Server Error",
     503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
 
 
@@ -79,8 +83,13 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
         response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
     if isinstance(exc, errors.TooManyAttempts):
         response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.RequestTimeout):
+        response.headers["Connection"] = "close"  # the rest of the body is never read
     if status >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+    elif isinstance(exc, errors.IncompleteRequest):
+        # Clients go away (an interrupted twine): worth a line, never a traceback.
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
     return response
 
 

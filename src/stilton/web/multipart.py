@@ -1,20 +1,24 @@
 """Streaming parser of the upload form (multipart/form-data).
 
 The ``content`` part goes straight into a Spooler, hashed and size-checked as it arrives;
-every other part is a small text field. Nothing is buffered whole in memory.
+every other part is a small text field. Nothing is buffered whole in memory. A body that stops
+arriving (a client gone, or one that sends less than its Content-Length) ends the upload.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
+import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from stilton.core.errors import FileTooLarge, InvalidInput
+from stilton.core.errors import ClientDisconnected, FileTooLarge, InvalidInput, RequestTimeout
 from stilton.indexes.spool import SpooledFile, Spooler
 from stilton.storage.blobs import BlobStore
 
@@ -112,7 +116,30 @@ def _boundary(request: Request) -> bytes:
     return options[b"boundary"]
 
 
-async def read_upload_form(request: Request, blobs: BlobStore, max_file_size: int) -> UploadRequest:
+async def _body(request: Request, idle_timeout: float) -> AsyncGenerator[bytes]:
+    """The request body as it arrives; a disconnect, or ``idle_timeout`` seconds without a
+    byte, raises instead of waiting forever."""
+    received = 0
+    stream = request.stream()
+    try:
+        while True:
+            with anyio.move_on_after(idle_timeout) as waiting:
+                chunk = await anext(stream, None)
+            if waiting.cancelled_caught:
+                raise RequestTimeout(idle_timeout, received)
+            if chunk is None:
+                return
+            received += len(chunk)
+            yield chunk
+    except ClientDisconnect as exc:
+        raise ClientDisconnected(received) from exc
+    finally:
+        await stream.aclose()
+
+
+async def read_upload_form(
+    request: Request, blobs: BlobStore, max_file_size: int, idle_timeout: float
+) -> UploadRequest:
     """Parse the upload form, spooling the file; on any failure nothing is left behind."""
     boundary = _boundary(request)
     declared = request.headers.get("content-length", "")
@@ -133,8 +160,9 @@ async def read_upload_form(request: Request, blobs: BlobStore, max_file_size: in
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
+        async with aclosing(_body(request, idle_timeout)) as body:
+            async for chunk in body:
+                parser.write(chunk)
         parser.finalize()
         spooled = await run_in_threadpool(collector.spooler.finish) if collector.spooler else None
     except FormParserError as exc:

@@ -13,7 +13,6 @@ from stilton.core.index_config import IndexConfig
 from stilton.core.names import IndexName
 from stilton.core.permissions import Acl
 from stilton.indexes.base import Index, Staleness, StoredBlob
-from stilton.indexes.closing import close_index
 from stilton.indexes.single_flight import SingleFlight
 from stilton.runtime import Runtime
 from stilton.web.cache import Stamp, StampedCache, Versions
@@ -104,7 +103,7 @@ class WebState:
         else:
             index = await run_in_threadpool(self.runtime.index, name)
             if cached is not None:
-                await close_index(cached.index)
+                await cached.index.aclose()
         acls = {n: IndexConfig.from_mapping(config).acl for n, (_, config) in closure.items()}
         self.indexes[name] = BuiltIndex(index, stamp, closure, acls)
         return index
@@ -119,7 +118,7 @@ class WebState:
 
     async def close(self) -> None:
         for built in self.indexes.values():
-            await close_index(built.index)
+            await built.index.aclose()
         self.indexes.clear()
 
     @property

@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from stilton.core.errors import InvalidInput
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.permissions import Action
-from stilton.indexes.hosted import HostedIndex
+from stilton.indexes.base import Index, Uploader
 from stilton.web.auth import authorize, client_address
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import index_of, state_of
@@ -19,17 +19,26 @@ from stilton.web.state import index_of, state_of
 logger = logging.getLogger("stilton.upload")
 
 
+def uploader_of(index: Index) -> Uploader:
+    """What takes uploads to ``index``, asked of the index (a policy passes the question on)."""
+    uploader = index.uploads()
+    if uploader is None:
+        raise InvalidInput(
+            f"Index {index.name!r} is a {index.kind} index, which takes no uploads; upload to a"
+            " hosted index instead."
+        )
+    return uploader
+
+
 async def upload(request: Request) -> Response:
     state = state_of(request)
     index = await index_of(request)
-    if not isinstance(index, HostedIndex):
-        raise InvalidInput(
-            f"Index {index.name!r} is a {index.kind} index; upload to a hosted index instead."
-        )
+    uploader = uploader_of(index)
     # Authorize before reading the body: nobody spools bytes without the right to upload.
     await authorize(request, index, Action.UPLOAD)
+    settings = state.runtime.settings
     form = await read_upload_form(
-        request, state.runtime.blobs, state.runtime.settings.max_upload_size
+        request, state.runtime.blobs, settings.max_upload_size, settings.upload_idle_timeout
     )
     if form.file is None:
         raise InvalidInput("Upload payload does not have a file.")
@@ -40,7 +49,7 @@ async def upload(request: Request) -> Response:
         form.file.discard()
         raise
     outcome = await run_in_threadpool(
-        index.upload, form.file, form.fields, principal.label, client_address(request)
+        uploader.upload, form.file, form.fields, principal.label, client_address(request)
     )
     logger.info(
         "upload %s to %s by %s: %s", form.file.filename, index.name, principal.label, outcome
