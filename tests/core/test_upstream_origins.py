@@ -55,6 +55,15 @@ def test_invalid_file_hosts_are_refused(text: str) -> None:
         HostPattern.parse(text)
 
 
+def test_international_names_compare_as_they_go_on_the_wire() -> None:
+    upstream = UpstreamConfig.from_mapping({"url": "https://bücher.example/simple/"})
+    upstream.check_host("xn--bcher-kva.example", 443, ["10.0.0.1"])  # its own host
+    assert upstream.sends_credentials_to("https://BÜCHER.example/files/a.whl")
+    assert config(file_hosts=["dateien.bücher.example"]).names_host(
+        "dateien.xn--bcher-kva.example", 443
+    )
+
+
 def test_file_hosts_from_a_list_or_a_comma_separated_string() -> None:
     listed = config(file_hosts=["a.example", "b.example:444"])
     assert config(file_hosts="a.example, b.example:444").file_hosts == listed.file_hosts

@@ -44,16 +44,15 @@ class HostPattern:
         if not raw or any(c in raw for c in "/@?# \t"):
             raise InvalidInput(f"A file host is a host or host:port, not {raw!r}.")
         host, port = _split_port(raw)
-        try:
-            host = host.rstrip(".").lower().encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidInput(f"The file host {raw!r} is not a valid host name.") from exc
+        host = ascii_host(host)
+        if not host.isascii():
+            raise InvalidInput(f"The file host {raw!r} is not a valid host name.")
         if not host:
             raise InvalidInput(f"The file host {raw!r} has no host name.")
         return cls(host, port)
 
     def matches(self, host: str, port: int) -> bool:
-        return host.rstrip(".").lower() == self.host and self.port in (None, port)
+        return ascii_host(host) == self.host and self.port in (None, port)
 
     def __str__(self) -> str:
         return format_host(self.host, self.port)
@@ -74,6 +73,16 @@ def _split_port(raw: str) -> tuple[str, int | None]:
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise InvalidInput(f"The file host {raw!r} has an invalid port.")
     return host, int(port)
+
+
+def ascii_host(host: str) -> str:
+    """A host name as it goes on the wire (IDNA, lowercase, no final dot), for comparing;
+    returned unchanged where it cannot be encoded."""
+    host = host.rstrip(".").lower()
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
 
 
 def format_host(host: str, port: int | None) -> str:
@@ -100,7 +109,7 @@ def origin_of(url: str) -> Origin | None:
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
-    return Origin(scheme, parts.hostname.rstrip(".").lower(), port or DEFAULT_PORTS[scheme])
+    return Origin(scheme, ascii_host(parts.hostname), port or DEFAULT_PORTS[scheme])
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +221,9 @@ class UpstreamConfig:
 
     def names_host(self, host: str, port: int) -> bool:
         """The upstream's own host (on any port) and the file hosts are named by the operator."""
-        host = host.rstrip(".").lower()
-        return host == self.origin.host or any(p.matches(host, port) for p in self.file_hosts)
+        return ascii_host(host) == self.origin.host or any(
+            p.matches(host, port) for p in self.file_hosts
+        )
 
     def sends_credentials_to(self, url: str) -> bool:
         """Credentials go to the upstream's origin, and to its file hosts unless that would
