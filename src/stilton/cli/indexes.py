@@ -84,6 +84,47 @@ CacheSize = Annotated[
     int | None,
     typer.Option("--cache-max-bytes", help="Evict least-recently-used files beyond this size."),
 ]
+FileHosts = Annotated[
+    str | None,
+    typer.Option(
+        "--file-hosts",
+        help="Hosts besides the upstream's own that serve its files, comma-separated host or"
+        " host:port: reachable at any address and given the upstream's credentials. Other"
+        " hosts get no credentials and must be at public addresses ('' clears the list).",
+    ),
+]
+FileHostsOnly = Annotated[
+    bool | None,
+    typer.Option(
+        "--file-hosts-only/--any-public-host",
+        help="Reach no host but the upstream's own and its file hosts.",
+    ),
+]
+MaxPageSize = Annotated[
+    int | None,
+    typer.Option(
+        "--max-page-size", help="Refuse pages and documents larger once decoded (default 64 MiB)."
+    ),
+]
+RequestDeadline = Annotated[
+    float | None,
+    typer.Option(
+        "--request-deadline",
+        help="Seconds a page, metadata, range or JSON request may take in all (default 60).",
+    ),
+]
+DownloadMinBytes = Annotated[
+    int | None,
+    typer.Option(
+        "--download-min-bytes",
+        help="Abandon a file download when fewer bytes arrive in a download window (default"
+        " 65536).",
+    ),
+]
+DownloadWindow = Annotated[
+    float | None,
+    typer.Option("--download-window", help="Seconds of the download window (default 30)."),
+]
 
 
 # Command-line option -> upstream setting.
@@ -101,6 +142,12 @@ UPSTREAM_OPTIONS = {
     "format": "format",
     "offline": "offline",
     "cache_max_bytes": "cache_max_bytes",
+    "file_hosts": "file_hosts",
+    "file_hosts_only": "file_hosts_only",
+    "max_page_size": "max_page_size",
+    "request_deadline": "request_deadline",
+    "download_min_bytes": "download_min_bytes",
+    "download_window": "download_window",
 }
 
 
@@ -149,6 +196,12 @@ def index_create(
     format: Format = None,
     offline: Offline = None,
     cache_max_bytes: CacheSize = None,
+    file_hosts: FileHosts = None,
+    file_hosts_only: FileHostsOnly = None,
+    max_page_size: MaxPageSize = None,
+    request_deadline: RequestDeadline = None,
+    download_min_bytes: DownloadMinBytes = None,
+    download_window: DownloadWindow = None,
     members: Members = None,
     rule: Rules = None,
     data_dir: DataDir = None,
@@ -182,6 +235,12 @@ def index_set(
     format: Format = None,
     offline: Offline = None,
     cache_max_bytes: CacheSize = None,
+    file_hosts: FileHosts = None,
+    file_hosts_only: FileHostsOnly = None,
+    max_page_size: MaxPageSize = None,
+    request_deadline: RequestDeadline = None,
+    download_min_bytes: DownloadMinBytes = None,
+    download_window: DownloadWindow = None,
     members: Members = None,
     rule: Rules = None,
     clear_rules: Annotated[

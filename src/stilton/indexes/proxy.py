@@ -216,7 +216,8 @@ class ProxyIndex:
         try:
             data = await self.client.fetch_bytes(url)
             document = json.loads(data) if data is not None else None
-        except (UpstreamError, ValueError) as exc:
+        except (UpstreamError, ValueError, RecursionError) as exc:
+            # RecursionError: a hostile document nested beyond what json can read.
             logger.info("no JSON API document for %s from %s: %s", name, self.name, exc)
             return None
         return document if isinstance(document, dict) and "info" in document else None

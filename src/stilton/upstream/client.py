@@ -2,21 +2,38 @@
 
 All network I/O to an upstream goes through ``UpstreamClient``; httpx's exceptions are
 translated here, once, into ``UpstreamError`` / ``UpstreamTimeout``, and every URL in a message
-is redacted.
+is redacted. Here too: credentials go only where ``UpstreamConfig.sends_credentials_to`` says
+(a second client without any fetches the rest; redirects are followed hop by hop, each judged
+anew); every connection goes to addresses resolved once and checked (``PinnedBackend``, so DNS
+rebinding cannot slip between check and connect); pages are decoded under ``max_page_size``;
+requests end at ``request_deadline``; downloads must keep a minimum rate.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import zlib
+from collections import abc
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import anyio
+import httpcore
 import httpx
 
 from stilton import __version__
 from stilton.core.errors import UpstreamError, UpstreamTimeout
-from stilton.core.upstream import UpstreamConfig, redact_url
+from stilton.core.upstream import (
+    DeadlinePassed,
+    DownloadTooSlow,
+    HostRefused,
+    PageTooLarge,
+    UpstreamConfig,
+    origin_of,
+    redact_url,
+)
 
 # Ask for PEP 691 JSON first; accept HTML from intermediaries that ignore Accept.
 PAGE_ACCEPT = (
@@ -24,6 +41,12 @@ PAGE_ACCEPT = (
     " text/html;q=0.01"
 )
 USER_AGENT = f"stilton/{__version__}"
+DECODED_ENCODINGS = "gzip, deflate"  # what pages and documents may be compressed with
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+Resolver = abc.Callable[[str, int], abc.Awaitable[list[str]]]  # (host, port) -> addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,120 +68,314 @@ class PageResponse:
     serial: int | None = None
 
 
-def _serial(headers: httpx.Headers) -> int | None:
-    value = headers.get("x-pypi-last-serial", "")
-    return int(value) if value.isdigit() else None
+def _count(value: str) -> int | None:
+    """A non-negative header number that fits a database integer, else None."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value)
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host``, in its order, without repeats."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connections only to addresses that were checked: resolve once, check every address,
+    connect to one of them. TLS still verifies the certificate against the host name."""
+
+    def __init__(self, check: abc.Callable[[str, int, list[str]], None], resolve: Resolver) -> None:
+        self._check = check
+        self._resolve = resolve
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: abc.Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._resolve(host, port)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} resolves to no address")
+        self._check(host, port, addresses)  # raises HostRefused
+        failure = httpcore.ConnectError(f"cannot connect to {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+# httpcore's exceptions as httpx's of the same name, most specific first (as httpx's transport).
+_CORE_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = tuple(
+    (getattr(httpcore, name), getattr(httpx, name))
+    for name in (
+        *("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ConnectError"),
+        *("ReadError", "WriteError", "RemoteProtocolError", "LocalProtocolError"),
+        *("UnsupportedProtocol", "TimeoutException", "NetworkError", "ProtocolError"),
+    )
+)
+
+
+@contextmanager
+def _as_httpx_errors() -> abc.Iterator[None]:
+    try:
+        yield
+    except tuple(core for core, _ in _CORE_ERRORS) as exc:
+        mapped = next(to for core, to in _CORE_ERRORS if isinstance(exc, core))
+        raise mapped(str(exc)) from exc
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, stream: abc.AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> abc.AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, over a connection pool whose connections ``PinnedBackend``
+    makes (httpx's own transport does not let its network backend be chosen)."""
+
+    def __init__(self, backend: PinnedBackend, context: ssl.SSLContext, limits: httpx.Limits):
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            response = await self._pool.handle_async_request(core_request)
+        assert isinstance(response.stream, abc.AsyncIterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class BearerAuth(httpx.Auth):
+    """A Bearer token, set by the credentialed client only (never as a default header)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(
+        self, request: httpx.Request
+    ) -> abc.Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+class CappedDecoder:
+    """Undoes a Content-Encoding step by step, refusing output beyond ``limit`` bytes: zlib is
+    never asked for more than one byte past the limit, so a compressed bomb stops there."""
+
+    def __init__(self, encoding: str, url: str, limit: int) -> None:
+        self.url = url
+        self.limit = limit
+        self.received = 0  # bytes on the wire
+        self.size = 0  # bytes decoded
+        name = encoding.strip().lower()
+        if name not in ("", "identity", *WBITS):
+            raise UpstreamError(
+                f"The upstream sent {redact_url(url)} with Content-Encoding {encoding!r},"
+                f" which Stilton does not ask for ({DECODED_ENCODINGS} only)."
+            )
+        self._zlib = zlib.decompressobj(WBITS[name]) if name in WBITS else None
+
+    def decode(self, data: bytes) -> bytes:
+        self.received += len(data)
+        if self.received > self.limit:
+            raise PageTooLarge(self.url, self.limit)
+        if self._zlib is not None:
+            if self._zlib.eof:
+                return b""  # bytes after the end of the compressed stream are ignored
+            try:
+                data = self._zlib.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                raise UpstreamError(
+                    f"The upstream's compressed response for {redact_url(self.url)} is corrupt."
+                ) from exc
+        self.size += len(data)
+        if self.size > self.limit:
+            raise PageTooLarge(self.url, self.limit)
+        return data
+
+    def finish(self) -> None:
+        if self._zlib is not None and not self._zlib.eof:
+            raise UpstreamError(
+                f"The upstream's compressed response for {redact_url(self.url)} ended early."
+            )
 
 
 class UpstreamClient:
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: UpstreamConfig, *, resolve: Resolver = resolve_host) -> None:
         self.config = config
-        self._client = httpx.AsyncClient(
-            auth=self._auth(),
-            verify=self._verify(),
+        backend = PinnedBackend(config.check_host, resolve)
+        self._trusted = self._client(backend, self._auth(), self._tls(with_cert=True))
+        self._anonymous = self._client(backend, None, self._tls(with_cert=False))
+
+    def _client(
+        self, backend: PinnedBackend, auth: httpx.Auth | None, context: ssl.SSLContext
+    ) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        return httpx.AsyncClient(
+            auth=auth,
             timeout=httpx.Timeout(
-                config.read_timeout, connect=config.connect_timeout, pool=config.connect_timeout
+                self.config.read_timeout,
+                connect=self.config.connect_timeout,
+                pool=self.config.connect_timeout,
             ),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by ``_send``, each hop judged on its own
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=PinnedTransport(backend, context, limits),
             trust_env=False,
         )
 
     def _auth(self) -> httpx.Auth | None:
         if self.config.username is not None:
             return httpx.BasicAuth(self.config.username, self.config.password or "")
+        if self.config.token:
+            return BearerAuth(self.config.token)
         return None
 
-    def _verify(self) -> ssl.SSLContext:
+    def _tls(self, *, with_cert: bool) -> ssl.SSLContext:
         """The system's trust store (where a corporate TLS-inspecting proxy's CA lives), or the
-        index's own CA bundle; and the client certificate, if the upstream wants one."""
+        index's own CA bundle; and the client certificate, for the credentialed client only."""
         try:
             context = ssl.create_default_context(cafile=self.config.ca_bundle)
-            if self.config.client_cert:
+            if with_cert and self.config.client_cert:
                 context.load_cert_chain(self.config.client_cert, self.config.client_key)
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamError(f"The upstream's TLS settings cannot be loaded: {exc}") from exc
         return context
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = dict(extra or {})
-        if self.config.token:
-            headers["Authorization"] = f"Bearer {self.config.token}"
-        return headers
-
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._trusted.aclose()
+        await self._anonymous.aclose()
 
     def project_url(self, project: str) -> str:
         return f"{self.config.url}{project}/"
 
     async def fetch_page(self, url: str, validators: Validators | None) -> PageResponse:
         """A project page (or a find-links page): 200, 304 when unchanged, or 404."""
-        headers = {"Accept": PAGE_ACCEPT}
+        headers = {"Accept": PAGE_ACCEPT, "Accept-Encoding": DECODED_ENCODINGS}
         if validators and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        response = await self._request("GET", url, headers)
-        if response.status_code in (304, 404, 410):
-            return PageResponse(404 if response.status_code == 410 else response.status_code)
-        self._require_ok(response, url)
+        with self._deadline(url):
+            response = await self._send("GET", url, headers)
+            try:
+                if response.status_code in (304, 404, 410):
+                    return PageResponse(304 if response.status_code == 304 else 404)
+                self._require_ok(response, url)
+                body = await self._read(response, url, self.config.max_page_size)
+            finally:
+                await response.aclose()
         return PageResponse(
             status=200,
-            body=response.content,
+            body=body,
             content_type=response.headers.get("content-type", ""),
             url=str(response.url),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
-            serial=_serial(response.headers),
+            serial=_count(response.headers.get("x-pypi-last-serial", "")),
         )
 
-    async def fetch_bytes(self, url: str, *, max_size: int = 16 * 2**20) -> bytes | None:
-        """A small document (metadata, JSON); None when the upstream has no such thing."""
-        async with self.stream(url, missing_ok=True) as response:
-            if response is None:
-                return None
-            data = bytearray()
-            async for chunk in self.chunks(response, url):
-                data.extend(chunk)
-                if len(data) > max_size:
-                    raise UpstreamError(f"{redact_url(url)} is larger than {max_size} bytes.")
-            return bytes(data)
+    async def fetch_bytes(self, url: str, *, max_size: int | None = None) -> bytes | None:
+        """A small document (metadata, JSON), decoded and at most ``max_size`` bytes (default:
+        the upstream's ``max_page_size``); None when the upstream has no such thing."""
+        with self._deadline(url):
+            response = await self._send("GET", url, {"Accept-Encoding": DECODED_ENCODINGS})
+            try:
+                if response.status_code in (404, 410):
+                    return None
+                self._require_ok(response, url)
+                return await self._read(response, url, max_size or self.config.max_page_size)
+            finally:
+                await response.aclose()
 
     async def fetch_range(self, url: str, start: int, end: int) -> bytes | None:
         """Bytes ``start``..``end`` inclusive, or None where ranges are not supported."""
-        response = await self._request(
-            "GET", url, {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
-        )
-        if response.status_code != 206:
-            return None
-        content_range = response.headers.get("content-range", "")
-        if not content_range.startswith(f"bytes {start}-"):
-            return None
-        return response.content
+        headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
+        with self._deadline(url):
+            response = await self._send("GET", url, headers)
+            try:
+                usable = response.status_code == 206 and response.headers.get(
+                    "content-range", ""
+                ).startswith(f"bytes {start}-")
+                if not usable or response.headers.get("content-encoding", "identity") != "identity":
+                    return None
+                data = await self._read(response, url, end - start + 1)
+            except PageTooLarge:
+                return None  # more than was asked for: not a usable range
+            finally:
+                await response.aclose()
+        return data
 
     async def fetch_size(self, url: str) -> tuple[int | None, bool]:
         """The size of a file and whether the upstream says it serves ranges (HEAD)."""
-        response = await self._request("HEAD", url, {"Accept-Encoding": "identity"})
+        with self._deadline(url):
+            response = await self._send("HEAD", url, {"Accept-Encoding": "identity"})
+            await response.aclose()
         if response.status_code != 200:
             return None, False
-        length = response.headers.get("content-length", "")
         ranges = response.headers.get("accept-ranges", "").lower() == "bytes"
-        return (int(length) if length.isdigit() else None), ranges
+        return _count(response.headers.get("content-length", "")), ranges
 
     @asynccontextmanager
     async def stream(
         self, url: str, *, missing_ok: bool = False
-    ) -> AsyncIterator[httpx.Response | None]:
-        """A streaming GET; the body is read with ``chunks``."""
-        request = self._client.build_request(
-            "GET", url, headers=self._headers({"Accept-Encoding": "identity"})
-        )
-        try:
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._translate(exc, url) from exc
+    ) -> abc.AsyncIterator[httpx.Response | None]:
+        """A streaming GET of a file; the body is read with ``chunks``. The deadline covers
+        the response's headers; the body only has to keep the minimum rate."""
+        with self._deadline(url):
+            response = await self._send("GET", url, {"Accept-Encoding": "identity"})
         try:
             if missing_ok and response.status_code in (404, 410):
                 yield None
@@ -168,16 +385,83 @@ class UpstreamClient:
         finally:
             await response.aclose()
 
-    async def chunks(self, response: httpx.Response, url: str) -> AsyncIterator[bytes]:
+    async def chunks(self, response: httpx.Response, url: str) -> abc.AsyncIterator[bytes]:
+        """The raw body, abandoned when fewer than ``download_min_bytes`` arrive in any
+        ``download_window`` seconds (a total deadline would cut off large files)."""
+        window, minimum = self.config.download_window, self.config.download_min_bytes
+        raw = aiter(self._raw(response, url))
+        started, received = anyio.current_time(), 0
+        while True:
+            left = started + window - anyio.current_time() if received < minimum else None
+            try:
+                with anyio.fail_after(None if left is None else max(left, 0.0)):
+                    chunk = await anext(raw)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise DownloadTooSlow(url, received, minimum, window) from None
+            received += len(chunk)
+            if anyio.current_time() - started >= window:
+                started, received = anyio.current_time(), 0
+            yield chunk
+
+    async def _raw(self, response: httpx.Response, url: str) -> abc.AsyncIterator[bytes]:
         try:
-            async for chunk in response.aiter_raw(256 * 1024):
+            async for chunk in response.aiter_raw():  # as they arrive: rates are measured
                 yield chunk
         except httpx.HTTPError as exc:
             raise self._translate(exc, url) from exc
 
-    async def _request(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    async def _read(self, response: httpx.Response, url: str, limit: int) -> bytes:
+        """The decoded body, refused as soon as it passes ``limit`` bytes."""
+        declared = _count(response.headers.get("content-length", ""))
+        if declared is not None and declared > limit:
+            raise PageTooLarge(url, limit)
+        decoder = CappedDecoder(response.headers.get("content-encoding", ""), url, limit)
+        body = bytearray()
+        async for chunk in self._raw(response, url):
+            body += decoder.decode(chunk)
+        decoder.finish()
+        return bytes(body)
+
+    @contextmanager
+    def _deadline(self, url: str) -> abc.Iterator[None]:
         try:
-            return await self._client.request(method, url, headers=self._headers(headers))
+            with anyio.fail_after(self.config.request_deadline):
+                yield
+        except TimeoutError as exc:
+            raise DeadlinePassed(url, self.config.request_deadline) from exc
+
+    async def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        """One request, following redirects here so that every hop is checked on its own: a
+        hop's credentials depend on its origin, its connection on its addresses."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._send_once(method, url, headers)
+            location = response.headers.get("location")
+            if response.status_code not in REDIRECT_STATUSES or location is None:
+                return response
+            await response.aclose()
+            try:
+                url = str(response.url.join(location))
+            except httpx.InvalidURL as exc:
+                raise UpstreamError(
+                    f"The upstream redirected {redact_url(url)} to an invalid URL."
+                ) from exc
+        raise UpstreamError(
+            f"The upstream redirected more than {MAX_REDIRECTS} times, last to {redact_url(url)}."
+        )
+
+    async def _send_once(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        if origin_of(url) is None:
+            raise UpstreamError(f"Refused to fetch {redact_url(url)}: not an http(s) URL.")
+        client = self._trusted if self.config.sends_credentials_to(url) else self._anonymous
+        try:
+            request = client.build_request(method, url, headers=headers)
+            return await client.send(request, stream=True)
+        except HostRefused as exc:
+            raise exc.at(url) from None
+        except httpx.InvalidURL as exc:
+            raise UpstreamError(f"The upstream linked an invalid URL, {redact_url(url)}.") from exc
         except httpx.HTTPError as exc:
             raise self._translate(exc, url) from exc
 

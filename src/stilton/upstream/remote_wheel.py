@@ -12,6 +12,9 @@ from stilton.core.metadata import read_wheel_metadata
 TAIL = 64 * 1024  # the end of the file: end-of-central-directory and usually the directory
 MIN_FETCH = 16 * 1024
 MAX_ROUNDS = 8
+# All ranges of one wheel together; a central directory claiming more (as a hostile zip can)
+# is not chased: the caller falls back to downloading the wheel, under the download limits.
+MAX_FETCHED = 32 * 2**20
 
 RangeFetcher = Callable[[int, int], Awaitable[bytes | None]]  # (start, end inclusive)
 
@@ -65,18 +68,23 @@ class SparseFile(io.RawIOBase):
 async def fetch_wheel_metadata(
     dist: DistributionFilename, size: int, fetch: RangeFetcher
 ) -> bytes | None:
-    """METADATA by ranges, or None when the upstream does not serve usable ranges."""
+    """METADATA by ranges, or None when the upstream does not serve usable ranges (or the
+    wheel would need more than MAX_FETCHED bytes of them)."""
     sparse = SparseFile(size)
     start = max(0, size - TAIL)
     tail = await fetch(start, size - 1)
     if tail is None or len(tail) != size - start:
         return None
     sparse.add(start, tail)
+    fetched = len(tail)
     for _ in range(MAX_ROUNDS):
         try:
             return read_wheel_metadata(sparse, dist)  # type: ignore[arg-type]
         except MissingRange as missing:
             end = min(size, missing.start + max(missing.length, MIN_FETCH)) - 1
+            fetched += end - missing.start + 1
+            if fetched > MAX_FETCHED:
+                return None
             data = await fetch(missing.start, end)
             if data is None or len(data) != end - missing.start + 1:
                 return None
