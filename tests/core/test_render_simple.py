@@ -46,8 +46,6 @@ def _file(filename: str, **changes: Any) -> DistributionFile:
     """A file of project ``holygrail`` with no decorations unless ``changes`` add them."""
     wheel = filename.endswith(".whl")
     values: dict[str, Any] = {
-        "index": INDEX,
-        "project": ProjectName("holygrail"),
         "filename": filename,
         "version": "1.0",
         "packagetype": PackageType.WHEEL if wheel else PackageType.SDIST,
@@ -74,7 +72,7 @@ def _detail(*files: DistributionFile, **changes: Any) -> ProjectDetail:
 
 
 def _url(file: DistributionFile) -> str:
-    return SERVER + file_path(file.index, file.sha256, file.filename)
+    return SERVER + file_path(INDEX, file.sha256, file.filename)
 
 
 def _from_html(detail: ProjectDetail) -> ProjectPage:
@@ -328,8 +326,6 @@ def project_details(draw: st.DrawFn) -> ProjectDetail:
             has_metadata = wheel and draw(st.booleans())
             files.append(
                 DistributionFile(
-                    index=INDEX,
-                    project=project,
                     filename=filename,
                     version=version,
                     packagetype=PackageType.WHEEL if wheel else PackageType.SDIST,

@@ -33,8 +33,6 @@ def _digests(filename: str) -> Digests:
 def _wheel(version: str, **changes: Any) -> DistributionFile:
     filename = f"holygrail-{version}-py3-none-any.whl"
     values: dict[str, Any] = {
-        "index": INDEX,
-        "project": ProjectName("holygrail"),
         "filename": filename,
         "version": version,
         "packagetype": PackageType.WHEEL,

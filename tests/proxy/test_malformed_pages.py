@@ -149,21 +149,44 @@ def test_deeply_nested_json_is_refused(upstream: ScriptedServer, settings: Setti
     assert "nested too deeply" in refused(upstream, settings)
 
 
-@pytest.mark.parametrize(
-    "files",
-    [
-        pytest.param({"not": "a list"}, id="files-not-a-list"),
-        pytest.param([{"filename": 7, "url": "x", "hashes": {}}], id="filename-not-a-string"),
-        pytest.param([{"filename": WHEEL, "url": ["x"], "hashes": {}}], id="url-not-a-string"),
-        pytest.param([{"filename": WHEEL, "url": "x", "hashes": "zz"}], id="hashes-not-a-map"),
-        pytest.param([["a", "list"]], id="file-not-a-map"),
-    ],
-)
-def test_wrong_types_are_refused(upstream: ScriptedServer, settings: Settings, files: Any) -> None:
+def test_a_page_without_a_list_of_files_is_refused(
+    upstream: ScriptedServer, settings: Settings
+) -> None:
     upstream.routes[PAGE_PATH] = json_reply(
-        {"meta": {"api-version": "1.1"}, "name": PROJECT, "files": files}
+        {"meta": {"api-version": "1.1"}, "name": PROJECT, "files": {"not": "a list"}}
     )
     assert "cannot be parsed" in refused(upstream, settings)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param({"filename": 7, "url": "x", "hashes": {}}, id="filename-not-a-string"),
+        pytest.param({"filename": WHEEL, "url": ["x"], "hashes": {}}, id="url-not-a-string"),
+        pytest.param(["a", "list"], id="file-not-a-map"),
+    ],
+)
+def test_a_malformed_link_is_dropped_and_the_rest_served(
+    upstream: ScriptedServer, settings: Settings, entry: Any
+) -> None:
+    """One broken entry does not take a project's page down: it is left out."""
+    good: dict[str, Any] = {"filename": WHEEL, "url": f"{upstream.url}/files/{WHEEL}"}
+    good["hashes"] = {"sha256": WHEEL_SHA256}
+    upstream.routes[PAGE_PATH] = json_reply(
+        {"meta": {"api-version": "1.1"}, "name": PROJECT, "files": [entry, good]}
+    )
+    assert list(served_files(upstream, settings)) == [WHEEL]
+
+
+def test_hashes_that_are_not_a_map_count_as_none(
+    upstream: ScriptedServer, settings: Settings
+) -> None:
+    entry = {"filename": WHEEL, "url": f"{upstream.url}/files/{WHEEL}", "hashes": "zz"}
+    upstream.routes[PAGE_PATH] = json_reply(
+        {"meta": {"api-version": "1.1"}, "name": PROJECT, "files": [entry]}
+    )
+    (served,) = served_files(upstream, settings).values()
+    assert served["hashes"] == {"sha256": WHEEL_SHA256}  # computed by the proxy
 
 
 def test_unsupported_api_version_is_refused(upstream: ScriptedServer, settings: Settings) -> None:

@@ -114,6 +114,8 @@ def combine(group: IndexName, details: Sequence[ProjectDetail]) -> ProjectDetail
     """One page from the serving members' pages, in member order: a filename present in two
     members is served from the first; every link points at the group."""
     owner = details[0]
+    if len(details) == 1:
+        return replace(owner, index=group)  # the files as they are (a page may list 15,000)
     files: dict[str, DistributionFile] = {}
     versions: set[str] = set()
     releases: dict[str, Release] = {}
@@ -122,7 +124,7 @@ def combine(group: IndexName, details: Sequence[ProjectDetail]) -> ProjectDetail
         for version, release in detail.releases.items():
             releases.setdefault(version, release)
         for file in detail.files:
-            files.setdefault(file.filename, replace(file, index=group))
+            files.setdefault(file.filename, file)
     return replace(
         owner,
         index=group,

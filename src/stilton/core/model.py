@@ -35,11 +35,10 @@ class Digests:
 
 @dataclass(frozen=True, slots=True)
 class DistributionFile:
-    """One file of a release, as an index serves it. ``index`` is the index whose file URLs
-    serve it; a proxy may not know a file's size or upload time."""
+    """One file of a release, as an index serves it (the index, and the project, are those of
+    the ``ProjectDetail`` that holds it: its links point at that index). A proxy may not know
+    a file's size or upload time."""
 
-    index: IndexName
-    project: ProjectName
     filename: str
     version: str
     packagetype: PackageType

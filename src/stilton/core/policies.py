@@ -38,10 +38,10 @@ class FileRule:
     platform: str | None = None  # a glob over wheel platform tags: "win*", "macosx_*"
     packagetype: PackageType | None = None
 
-    def matches(self, file: DistributionFile) -> bool:
+    def matches(self, project: ProjectName, file: DistributionFile) -> bool:
         if self == FileRule():
             return False  # an empty rule would deny everything; it denies nothing
-        if not fnmatch.fnmatchcase(file.project, self.project):
+        if not fnmatch.fnmatchcase(project, self.project):
             return False
         if self.yanked is not None and file.yanked != self.yanked:
             return False
@@ -136,10 +136,10 @@ class Policy:
             limits.append(self.cutoff)
         return min(limits) if limits else None
 
-    def file_visible(self, file: DistributionFile, now: datetime) -> bool:
-        if any(rule.matches(file) for rule in self.deny_files):
+    def file_visible(self, project: ProjectName, file: DistributionFile, now: datetime) -> bool:
+        if any(rule.matches(project, file) for rule in self.deny_files):
             return False
-        limit = self._age_limit(now) if self._cooling(file.project) else None
+        limit = self._age_limit(now) if self._cooling(project) else None
         if limit is None:
             return True
         if file.upload_time is None:
@@ -149,7 +149,7 @@ class Policy:
     def apply(self, detail: ProjectDetail, now: datetime) -> tuple[ProjectDetail, float | None]:
         """The detail with hidden files (and versions left without files) removed, and how
         many seconds until a hidden file matures (when the page must be made again)."""
-        visible = tuple(f for f in detail.files if self.file_visible(f, now))
+        visible = tuple(f for f in detail.files if self.file_visible(detail.name, f, now))
         hidden_versions = {f.version for f in detail.files} - {f.version for f in visible}
         versions = tuple(v for v in detail.versions if v not in hidden_versions)
         releases = {v: r for v, r in detail.releases.items() if v not in hidden_versions}

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from stilton.core.model import DistributionFile, ProjectDetail, ProjectStatus, ProjectSummary
+from stilton.core.names import IndexName
 from stilton.core.urls import file_path
 
 API_VERSION = "1.4"
@@ -19,7 +20,10 @@ API_VERSION = "1.4"
 
 def format_upload_time(moment: datetime) -> str:
     """PEP 700: ``yyyy-mm-ddThh:mm:ss.ffffffZ`` in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat() is several times faster than strftime(), which matters on big pages.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _html_page(title: str, head_extra: str, body: str) -> bytes:
@@ -51,8 +55,8 @@ def render_project_list_json(projects: Iterable[ProjectSummary], last_serial: in
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def _file_anchor(file: DistributionFile) -> str:
-    href = f"{file_path(file.index, file.sha256, file.filename)}#sha256={file.sha256}"
+def _file_anchor(index: IndexName, file: DistributionFile) -> str:
+    href = f"{file_path(index, file.sha256, file.filename)}#sha256={file.sha256}"
     attributes = [f'href="{escape(href)}"']
     if file.requires_python:
         # PEP 503: data-requires-python is HTML-escaped (">=" becomes "&gt;=").
@@ -87,7 +91,7 @@ def _served_files(detail: ProjectDetail) -> tuple[DistributionFile, ...]:
 
 def render_project_detail_html(detail: ProjectDetail) -> bytes:
     body = f"    <h1>Links for {escape(detail.name)}</h1>\n"
-    body += "".join(_file_anchor(file) for file in _served_files(detail))
+    body += "".join(_file_anchor(detail.index, file) for file in _served_files(detail))
     return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
 
 
@@ -97,12 +101,12 @@ def _metadata_json(file: DistributionFile) -> object:
     return {"sha256": file.metadata_sha256} if file.metadata_sha256 else True
 
 
-def _file_json(file: DistributionFile) -> dict[str, object]:
+def _file_json(index: IndexName, file: DistributionFile) -> dict[str, object]:
     metadata = _metadata_json(file)
     yanked: object = (file.yanked_reason or True) if file.yanked else False
     document: dict[str, object] = {
         "filename": file.filename,
-        "url": file_path(file.index, file.sha256, file.filename),
+        "url": file_path(index, file.sha256, file.filename),
         "hashes": {"sha256": file.sha256},
         # PEP 714: "core-metadata", plus PyPI's legacy twin; never "dist-info-metadata",
         # which crashes pip 22.3-23.1.
@@ -130,6 +134,6 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "name": detail.name,
         "project-status": status,
         "versions": list(detail.versions),
-        "files": [_file_json(file) for file in _served_files(detail)],
+        "files": [_file_json(detail.index, file) for file in _served_files(detail)],
     }
     return json.dumps(document, separators=(",", ":")).encode()

@@ -49,7 +49,7 @@ def find_release_version(detail: ProjectDetail, version: str) -> str:
     raise NotFound(f"Project {detail.name!r} has no release {version!r}.")
 
 
-def _file_json(file: DistributionFile, base_url: str) -> dict[str, Any]:
+def _file_json(file: DistributionFile, index: IndexName, base_url: str) -> dict[str, Any]:
     return {
         "filename": file.filename,
         "packagetype": file.packagetype.value,
@@ -77,7 +77,7 @@ def _file_json(file: DistributionFile, base_url: str) -> dict[str, Any]:
             else None
         ),
         "upload_time_iso_8601": format_upload_time(file.upload_time) if file.upload_time else None,
-        "url": base_url + file_path(file.index, file.sha256, file.filename),
+        "url": base_url + file_path(index, file.sha256, file.filename),
         "requires_python": file.requires_python,
         "yanked": file.yanked,
         "yanked_reason": file.yanked_reason,
@@ -119,10 +119,10 @@ def render_warehouse_json(detail: ProjectDetail, version: str | None, base_url: 
     }
     if version is None:
         document["releases"] = {
-            v: [_file_json(f, base_url) for f in _files_of(detail, v)]
+            v: [_file_json(f, detail.index, base_url) for f in _files_of(detail, v)]
             for v in sorted(detail.releases, key=version_sort_key)
         }
-    document["urls"] = [_file_json(f, base_url) for f in _files_of(detail, selected)]
+    document["urls"] = [_file_json(f, detail.index, base_url) for f in _files_of(detail, selected)]
     document["vulnerabilities"] = []
     document["ownership"] = {"roles": [], "organization": None}
     return json.dumps(document, separators=(",", ":")).encode()

@@ -170,8 +170,6 @@ class ProxyIndex:
         assert file.sha256 is not None
         packagetype, python_version = quick_kind(file.filename)
         return DistributionFile(
-            index=self.name,
-            project=project,
             filename=file.filename,
             version=file.version,
             packagetype=packagetype,

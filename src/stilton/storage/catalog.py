@@ -186,8 +186,6 @@ def last_serial(connection: Connection, index: IndexRecord) -> int:
 
 def _distribution_file(index: IndexRecord, project: ProjectName, row: Row[Any]) -> DistributionFile:
     return DistributionFile(
-        index=index.name,
-        project=project,
         filename=row.filename,
         version=row.version,
         packagetype=PackageType(row.packagetype),

@@ -1,5 +1,5 @@
-"""Upstream project pages: PEP 691 JSON, PEP 503 HTML, or one find-links page, parsed with
-pypi_simple into the files a proxy can offer.
+"""Upstream project pages: PEP 691 JSON, PEP 503 HTML, or one find-links page, read
+(``page_formats``) into the files a proxy can offer.
 
 An upstream page is untrusted input: anything that cannot be parsed is an ``UpstreamError``
 naming the page, and a link that cannot be offered safely (another project's file, a URL that
@@ -9,20 +9,18 @@ cleaned, never passed on.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pypi_simple import DistributionPackage, ProjectPage, UnsupportedRepoVersionError
-
-from stilton.core.errors import InvalidInput, UpstreamError
-from stilton.core.filenames import parse_distribution_filename
+from stilton.core.errors import UpstreamError
+from stilton.core.filenames import FilenameMatcher
 from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.core.upstream import origin_of, redact_url
+from stilton.upstream.page_formats import RawLink, RawPage, read_html_page, read_json_page
 
 logger = logging.getLogger("stilton.upstream")
 
@@ -31,7 +29,8 @@ HTML_TYPES = ("text/html", "application/vnd.pypi.simple.v1+html", "application/x
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 MAX_COUNT = 2**63 - 1  # sizes and serials are stored as 64-bit integers
 # What a hostile page can make the parsers raise; each becomes an UpstreamError.
-PARSE_ERRORS = (ValueError, KeyError, TypeError, RecursionError, UnsupportedRepoVersionError)
+# (Python's HTMLParser has raised AssertionError on some malformed markup.)
+PARSE_ERRORS = (ValueError, KeyError, TypeError, RecursionError, AssertionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,29 +59,56 @@ class UpstreamPage:
     versions: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _file(package: DistributionPackage, project: ProjectName) -> UpstreamFile | None:
-    """Only wheels and sdists of this very project, at http(s) URLs, are offered."""
+class _Links:
+    """Turns a page's links into the files a proxy offers: only wheels and sdists of this very
+    project, at http(s) URLs. Origins and names repeat across a page, so each is checked once."""
+
+    def __init__(self, project: ProjectName) -> None:
+        self.filenames = FilenameMatcher(project)
+        self._origins: dict[str, bool] = {}
+
+    def _http(self, url: str) -> bool:
+        scheme, _, rest = url.partition("://")
+        key = scheme + "://" + rest.split("/", 1)[0]
+        known = self._origins.get(key)
+        if known is None:
+            known = self._origins[key] = origin_of(url) is not None
+        return known
+
+    def file(self, link: RawLink) -> UpstreamFile | None:
+        version = self.filenames.match(link.filename)
+        if version is None or not self._http(link.url):
+            return None
+        wheel = link.filename.endswith(".whl")
+        metadata = link.metadata
+        provenance = link.provenance
+        return UpstreamFile(
+            filename=link.filename,
+            url=link.url,
+            version=version,
+            sha256=_sha256(link.hashes),
+            size=_count(link.size),
+            upload_time=_time(link.upload_time),
+            requires_python=_text(link.requires_python),
+            yanked=link.yanked is not False,
+            yanked_reason=_text(link.yanked) if isinstance(link.yanked, str) else None,
+            has_metadata=metadata is not False and wheel,
+            metadata_sha256=_sha256(metadata) if wheel and isinstance(metadata, dict) else None,
+            provenance_url=provenance if provenance and origin_of(provenance) else None,
+        )
+
+
+def _time(value: str | None) -> datetime | None:
+    """PEP 700 upload time, as an aware datetime in UTC; anything else counts as unknown."""
+    if not value:
+        return None
     try:
-        dist = parse_distribution_filename(package.filename)
-    except InvalidInput:
+        moment = datetime.fromisoformat(value)  # Python 3.11 reads PEP 700's trailing "Z"
+    except ValueError:
         return None
-    if dist.project != project or origin_of(package.url) is None:
-        return None
-    provenance = package.provenance_url
-    return UpstreamFile(
-        filename=package.filename,
-        url=package.url,
-        version=str(dist.version) if package.version is None else package.version,
-        sha256=_sha256(package.digests),
-        size=_count(package.size),
-        upload_time=package.upload_time,
-        requires_python=_text(package.requires_python),
-        yanked=package.is_yanked,
-        yanked_reason=_text(package.yanked_reason),
-        has_metadata=bool(package.has_metadata) and dist.is_wheel,
-        metadata_sha256=_sha256(package.metadata_digests) if dist.is_wheel else None,
-        provenance_url=provenance if provenance and origin_of(provenance) else None,
-    )
+    if moment.tzinfo is UTC:
+        return moment
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _sha256(digests: dict[str, str] | None) -> str | None:
@@ -124,35 +150,34 @@ def _unique(files: Iterable[UpstreamFile], url: str) -> tuple[UpstreamFile, ...]
     return tuple(f for name, f in first.items() if name not in conflicting)
 
 
-def _status(page: ProjectPage) -> ProjectStatus:
-    raw = getattr(page.status, "value", page.status)
+def _status(raw: str | None) -> ProjectStatus:
     try:
-        return ProjectStatus(str(raw)) if raw else ProjectStatus.ACTIVE
+        return ProjectStatus(raw) if raw else ProjectStatus.ACTIVE
     except ValueError:
-        return ProjectStatus.ACTIVE
+        return ProjectStatus.ACTIVE  # PEP 792: an unknown status is treated as active
 
 
 def parse_project_page(
     project: ProjectName, body: bytes, content_type: str, url: str, serial: int | None
 ) -> UpstreamPage:
     """Parse by the Content-Type the upstream declared; refuse anything else."""
-    page = _parse(project, body, content_type, url)
+    page = _read(body, content_type, url)
+    links = _Links(project)
     try:
-        files = _unique((f for f in (_file(p, project) for p in page.packages) if f), url)
-        versions = tuple(v for v in page.versions or () if isinstance(v, str))
+        files = _unique((f for f in (links.file(link) for link in page.links) if f), url)
     except PARSE_ERRORS as exc:
         raise _unparsable(url, exc) from exc
     return UpstreamPage(
         project=project,
         files=files,
         serial=serial if serial is not None else _count(page.last_serial),
-        status=_status(page),
+        status=_status(page.status),
         status_reason=_text(page.status_reason),
-        versions=versions,
+        versions=tuple(page.versions or ()),
     )
 
 
-def _parse(project: ProjectName, body: bytes, content_type: str, url: str) -> ProjectPage:
+def _read(body: bytes, content_type: str, url: str) -> RawPage:
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in JSON_TYPES + HTML_TYPES:
         raise UpstreamError(
@@ -161,8 +186,8 @@ def _parse(project: ProjectName, body: bytes, content_type: str, url: str) -> Pr
         )
     try:
         if media_type in JSON_TYPES:
-            return ProjectPage.from_json_data(json.loads(body), base_url=url)
-        return ProjectPage.from_html(project, body, base_url=url)
+            return read_json_page(body, url)
+        return read_html_page(body, url)
     except PARSE_ERRORS as exc:
         raise _unparsable(url, exc) from exc
 
