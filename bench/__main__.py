@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import corpus, proxy_install, suite
+from bench import corpus, page_sizes, proxy_install, suite
 from bench.corpus import CorpusError
 from bench.measure import MeasureError
 from bench.report import RESULTS_DIR
@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     )
 
     add_suite(commands)
+
+    commands.add_parser(
+        "record-sizes",
+        help="count the files of each large-corpus project's page on the public index "
+        "(network, ~100 requests) and rewrite bench/page-sizes.tsv",
+    )
 
     lock = commands.add_parser(
         "lock", help="resolve the corpus with pip (network) and rewrite bench/corpus.txt"
@@ -108,6 +114,13 @@ def run_suite(args: argparse.Namespace, environ: dict[str, str]) -> None:
     suite.run(options, environ, lambda line: print(line, flush=True))
 
 
+def record_sizes() -> None:
+    files = corpus.parse_lock(corpus.LARGE_LOCK_PATH.read_text())
+    projects = [file.project for file in files]
+    sizes = page_sizes.record_sizes(projects, lambda line: print(line, flush=True))
+    print(f"recorded {len(sizes)} pages into {page_sizes.SIZES_PATH}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     environ = dict(os.environ)
@@ -120,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lock_path = args.lock_file or default_path
             files = corpus.lock_corpus(requirements, lock_path, corpus.CACHE_DIR, environ)
             print(f"locked {len(files)} wheels into {lock_path}")
+            return 0
+        if args.command == "record-sizes":
+            record_sizes()
             return 0
         if args.command == suite.SCENARIO:
             run_suite(args, environ)
