@@ -78,8 +78,10 @@ class StiltonServer:
         ready_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
         default_upstream: str | None = CLOSED_UPSTREAM,
+        workers: int | None = None,
     ) -> None:
         self.root = root
+        self.workers = workers  # `stilton serve --workers N`; None leaves the server's default
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.port = port if port is not None else find_free_port()
@@ -130,6 +132,7 @@ class StiltonServer:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            *(["--workers", str(self.workers)] if self.workers is not None else []),
         ]
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
