@@ -38,6 +38,10 @@ STATUS_PATTERNS = (
     re.compile(r"HTTP error ([1-5]\d\d)"),
     re.compile(r"too many ([1-5]\d\d) error"),
 )
+# What Stilton logs for an answer of 500 or more: its own errors with their message, and
+# unexpected exceptions ("... failed", answered 500).
+SERVER_ERROR = re.compile(r"^ERROR stilton\.web: [A-Z]+ \S+?(?P<unexpected> failed$|:)", re.M)
+OUTPUT_TAIL_CHARS = 3000  # of a failed installer's output, kept in the JSON
 PAGE_PATH = re.compile(r"^/simple/([^/]+)/(?:index\.(?:html|json))?$")
 
 
@@ -57,13 +61,21 @@ class LogLine:
     status: int
 
 
-def read_access_log(path: Path, offset: int) -> list[LogLine]:
-    """The requests logged in ``path`` after byte ``offset``."""
-    if not path.exists():
-        return []
+def read_from(path: Path | None, offset: int) -> str:
+    """What ``path`` holds after byte ``offset`` (nothing if there is no such file)."""
+    if path is None or not path.exists():
+        return ""
     with path.open("rb") as log:
         log.seek(offset)
-        text = log.read().decode(errors="replace")
+        return log.read().decode(errors="replace")
+
+
+def log_size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0
+
+
+def parse_access_log(text: str) -> list[LogLine]:
+    """The requests of nginx's access log text."""
     lines = []
     for raw in text.splitlines():
         parts = raw.split()
@@ -97,6 +109,19 @@ class Traffic:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerErrors:
+    """Answers of 500 or more that the server logged: all of them, and the unexpected ones."""
+
+    total: int = 0
+    unexpected: int = 0
+
+    @classmethod
+    def from_log(cls, text: str) -> ServerErrors:
+        found = [match.group("unexpected") for match in SERVER_ERROR.finditer(text)]
+        return cls(len(found), sum(1 for kind in found if kind.endswith("failed")))
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One install: seconds (``None`` if it failed, with ``failure`` saying why), the HTTP
     statuses the installer reported, and what it cost the server and the upstream."""
@@ -108,6 +133,8 @@ class Outcome:
     server_cpu: float
     peak_rss: int
     traffic: Traffic
+    server_errors: ServerErrors = ServerErrors()
+    output_tail: str = ""  # the end of a failed installer's output
 
     @classmethod
     def not_run(cls, tool: Tool, reason: str) -> Outcome:
@@ -182,12 +209,14 @@ def measure_install(
     index_url: str,
     server_pid: int,
     access_log: Path,
+    server_log: Path | None = None,
 ) -> Outcome:
-    """Install into a fresh ``venv`` from ``index_url``, watching the server ``server_pid``."""
+    """Install into a fresh ``venv`` from ``index_url``, watching the server ``server_pid``
+    (and its log, where it has one)."""
     if venv.exists():
         shutil.rmtree(venv)
     python = make_venv(installer.uv, venv, installer.environ)
-    offset = access_log.stat().st_size if access_log.exists() else 0
+    offsets = log_size(access_log), log_size(server_log)
     cpu_before = process_tree_cpu(server_pid)
     with PeakRss(server_pid) as memory:
         seconds, output, failure = _run(installer, tool, _argv(installer, tool, python, index_url))
@@ -198,5 +227,7 @@ def measure_install(
         statuses=reported_statuses(output),
         server_cpu=process_tree_cpu(server_pid) - cpu_before,
         peak_rss=memory.peak,
-        traffic=Traffic.from_log(read_access_log(access_log, offset)),
+        traffic=Traffic.from_log(parse_access_log(read_from(access_log, offsets[0]))),
+        server_errors=ServerErrors.from_log(read_from(server_log, offsets[1])),
+        output_tail=output[-OUTPUT_TAIL_CHARS:] if failure else "",
     )

@@ -65,9 +65,12 @@ class Bench:
     workdir: Path
     problems: list[str]
 
-    def install(self, tool: Tool, label: str, index_url: str, pid: int) -> Outcome:
+    def install(
+        self, tool: Tool, label: str, index_url: str, pid: int, log: Path | None = None
+    ) -> Outcome:
         venv = self.workdir / "venvs" / label.replace(" ", "-")
-        return measure_install(self.installer, tool, venv, index_url, pid, self.upstream.access_log)
+        access_log = self.upstream.access_log
+        return measure_install(self.installer, tool, venv, index_url, pid, access_log, log)
 
 
 def load(options: Options, workdir: Path, environ: Mapping[str, str]) -> tuple[Corpus, Tree]:
@@ -88,7 +91,8 @@ def through_stilton(bench: Bench, tool: Tool, workers: int, root: Path, warm: in
         with StiltonProxy(
             root, bench.upstream.index_url, bench.installer.environ, workers=workers
         ) as proxy:
-            run = {key: bench.install(tool, key, proxy.index_url, proxy.pid) for key in keys}
+            log = proxy.server.log_path
+            run = {key: bench.install(tool, key, proxy.index_url, proxy.pid, log) for key in keys}
             problems = proxy.log_problems()
     except (BenchServerError, ServerError) as exc:
         reason = f"stilton did not start: {str(exc).splitlines()[0]}"

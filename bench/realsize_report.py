@@ -102,6 +102,7 @@ HEADERS = (
     "pages up",
     "per page",
     "HTTP errors seen",
+    "server 5xx logged",
 )
 
 
@@ -129,6 +130,16 @@ def _statuses(row: Row) -> str:
     return " ".join(f"{code}x{count}" for code, count in sorted(total.items())) or "-"
 
 
+def _server_errors(row: Row) -> str:
+    """Answers of 500 or more in the server's log (with how many were unexpected exceptions);
+    blank for nginx, which Stilton's log does not cover."""
+    if row.name in DIRECT.values():
+        return ""
+    total = sum(o.server_errors.total for o in row.outcomes)
+    unexpected = sum(o.server_errors.unexpected for o in row.outcomes)
+    return f"{total} ({unexpected} unexpected)" if unexpected else str(total)
+
+
 def row_cells(row: Row, pages: int) -> tuple[str, ...]:
     attempted = len(row.outcomes)
     return (
@@ -140,6 +151,7 @@ def row_cells(row: Row, pages: int) -> tuple[str, ...]:
         f"{statistics.median(o.peak_rss for o in row.outcomes) / 1e6:.0f}",
         *_fetches(row, pages),
         _statuses(row),
+        _server_errors(row),
     )
 
 
@@ -192,6 +204,7 @@ def render_findings(runs: Sequence[Run], problems: Sequence[str]) -> list[str]:
         for key, outcome in run.items():
             if outcome.failure is not None:
                 lines.append(f"FAILED  run {number} {key}: {outcome.failure}")
+                lines += [f"          {tail}" for tail in outcome.output_tail.splitlines()[-4:]]
             traffic = outcome.traffic
             if traffic.synthetic:
                 lines.append(
@@ -209,8 +222,15 @@ def render_findings(runs: Sequence[Run], problems: Sequence[str]) -> list[str]:
 
 
 def summarize_problems(problems: Iterable[str]) -> list[tuple[str, int]]:
-    """Stilton's error lines without their numbers and times, counted, most frequent first."""
-    counted = Counter(re.sub(r"\d+", "N", line)[:200] for line in problems)
+    """Stilton's error lines, counted with the project and line numbers left out, most
+    frequent first (a traceback's frames are left out: its last line says what it was)."""
+    counted: Counter[str] = Counter()
+    for problem in problems:
+        server, _, line = problem.partition(": ")
+        if line.lstrip().startswith("File "):
+            continue
+        line = re.sub(r"/simple/[^/\s]+/", "/simple/<project>/", line)
+        counted[f"{server}: {re.sub(r'[0-9]+', 'N', line)[:200]}"] += 1
     return counted.most_common(PROBLEM_LINES)
 
 

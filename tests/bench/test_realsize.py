@@ -18,7 +18,13 @@ from packaging.version import Version
 from pypi_simple import ProjectPage
 
 from bench.corpus import LARGE_LOCK_PATH, CorpusFile, parse_lock, smoke_corpus
-from bench.install_probe import LogLine, Traffic, failure_reason, reported_statuses
+from bench.install_probe import (
+    LogLine,
+    ServerErrors,
+    Traffic,
+    failure_reason,
+    reported_statuses,
+)
 from bench.page_files import lower_versions, synthetic_files
 from bench.page_sizes import SIZES_PATH, PageSize, parse_sizes, render_sizes
 from bench.realsize_tree import build_realsize_tree, smoke_sizes
@@ -106,6 +112,16 @@ def test_installer_errors_are_read() -> None:
     assert reported_statuses(pip) == {404: 1, 500: 1}
     assert failure_reason(uv).startswith("error: Failed to fetch")
     assert "503" in failure_reason(uv)
+
+
+def test_server_errors_are_read_from_stiltons_log() -> None:
+    log = (
+        'INFO httpx: HTTP Request: GET http://127.0.0.1:1/simple/six/ "HTTP/1.1 200 OK"\n'
+        "ERROR stilton.web: GET /up/simple/six/: The database is unavailable: database is locked\n"
+        "ERROR stilton.web: GET /up/simple/six/ failed\n"
+        "Traceback (most recent call last):\n"
+    )
+    assert ServerErrors.from_log(log) == ServerErrors(total=2, unexpected=1)
 
 
 @pytest.mark.e2e
