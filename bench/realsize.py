@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import corpus as corpora
 from bench.corpus import Corpus
@@ -130,50 +131,69 @@ def measure(options: Options, bench: Bench, say: Callable[[str], None]) -> list[
     return runs
 
 
+def describe(options: Options, corpus: Corpus, tree: Tree) -> dict[str, Any]:
+    """What the JSON results record of the corpus and the pages."""
+    return {
+        "runs": options.runs,
+        "warm_installs": options.warm,
+        "corpus": {"smoke": options.smoke, "wheels": len(corpus.files)},
+        "pages": {"files": tree.listed_files, "json_bytes": tree.json_bytes},
+        "load_1min_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
 def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]) -> Path:
     """Run the scenario, print the table through ``say`` and return the JSON results path."""
     nginx = find_nginx(environ)
     if nginx is None:
         raise BenchServerError("realsize needs nginx (apt-get install nginx)")
-    uv = find_uv(environ, options.uv)
     workdir = Path(tempfile.mkdtemp(prefix="stilton-realsize-"))
     workdir.chmod(0o755)  # nginx's workers run as another user and must read the tree
     try:
-        corpus, tree = load(options, workdir, environ)
-        facts = machine_facts(uv)
-        say(" ".join(f"{key}={value}" for key, value in facts.items() if key != "uv_path"))
-        say(
-            f"corpus: {len(corpus.files)} wheels, {corpus.total_bytes / 1e6:.1f} MB; pages list "
-            f"{tree.listed_files} files, {tree.json_bytes / 1e6:.1f} MB of JSON"
-            f"{' (smoke)' if options.smoke else ''}"
-        )
-        env = clean_environ(environ)
-        requirements = workdir / "requirements.txt"
-        requirements.write_text(corpus.requirements())
-        installer = Installer(uv, env, requirements, len(corpus.files), options.install_timeout)
-        upstream = NginxUpstream(
-            nginx, tree.root, workdir / "nginx", env, gzip=options.gzip, negotiate=True
-        )
-        with upstream:
-            say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
-            bench = Bench(installer, upstream, workdir, [])
-            runs = measure(options, bench, say)
-        say("")
-        say(render_report(runs, tree.projects, bench.problems))
-        details = {
-            "machine": facts,
-            "stilton_revision": git_revision(corpora.BENCH_DIR),
-            "upstream": {"server": upstream.label, "gzip": options.gzip},
-            "corpus": {"smoke": options.smoke, "wheels": len(corpus.files)},
-            "pages": {"files": tree.listed_files, "json_bytes": tree.json_bytes},
-            "load_1min_at_end": round(os.getloadavg()[0], 2),
-            "stilton_log_problems": bench.problems,
-        }
-        path = write_results(options.results_dir, SCENARIO, runs, tree.projects, details)
-        say(f"results: {path}")
-        return path
+        return run_in(workdir, nginx, options, environ, say)
     finally:
         if options.keep_workdir:
             say(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_in(
+    workdir: Path,
+    nginx: str,
+    options: Options,
+    environ: Mapping[str, str],
+    say: Callable[[str], None],
+) -> Path:
+    uv = find_uv(environ, options.uv)
+    corpus, tree = load(options, workdir, environ)
+    facts = machine_facts(uv)
+    say(" ".join(f"{key}={value}" for key, value in facts.items() if key != "uv_path"))
+    say(
+        f"corpus: {len(corpus.files)} wheels, {corpus.total_bytes / 1e6:.1f} MB; pages list "
+        f"{tree.listed_files} files, {tree.json_bytes / 1e6:.1f} MB of JSON"
+        f"{' (smoke)' if options.smoke else ''}"
+    )
+    env = clean_environ(environ)
+    requirements = workdir / "requirements.txt"
+    requirements.write_text(corpus.requirements())
+    installer = Installer(uv, env, requirements, len(corpus.files), options.install_timeout)
+    upstream = NginxUpstream(
+        nginx, tree.root, workdir / "nginx", env, gzip=options.gzip, negotiate=True
+    )
+    with upstream:
+        say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
+        bench = Bench(installer, upstream, workdir, [])
+        runs = measure(options, bench, say)
+    say("")
+    say(render_report(runs, tree.projects, bench.problems))
+    details = {
+        "machine": facts,
+        "stilton_revision": git_revision(corpora.BENCH_DIR),
+        "upstream": {"server": upstream.label, "gzip": options.gzip},
+        **describe(options, corpus, tree),
+        "stilton_log_problems": bench.problems,
+    }
+    path = write_results(options.results_dir, SCENARIO, runs, tree.projects, details)
+    say(f"results: {path}")
+    return path

@@ -10,12 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
-from pypi_simple import ProjectPage
+from pypi_simple import ACCEPT_JSON_ONLY, ProjectPage
 
 from bench.corpus import LARGE_LOCK_PATH, CorpusFile, parse_lock, smoke_corpus
 from bench.install_probe import (
@@ -28,7 +30,7 @@ from bench.install_probe import (
 from bench.page_files import lower_versions, synthetic_files
 from bench.page_sizes import SIZES_PATH, PageSize, parse_sizes, render_sizes
 from bench.realsize_tree import build_realsize_tree, smoke_sizes
-from bench.servers import find_nginx
+from bench.servers import NginxUpstream, find_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_TIMEOUT = 400  # seconds; a smoke run takes one to two minutes
@@ -122,6 +124,39 @@ def test_server_errors_are_read_from_stiltons_log() -> None:
         "Traceback (most recent call last):\n"
     )
     assert ServerErrors.from_log(log) == ServerErrors(total=2, unexpected=1)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "plain"])
+def test_nginx_serves_json_to_who_asks_and_404s_synthetic_files(gzip: bool) -> None:
+    binary = find_nginx(os.environ)
+    if binary is None:
+        pytest.skip("nginx is not installed")
+    # Not pytest's tmp_path: nginx's workers run as another user and must read the tree.
+    with tempfile.TemporaryDirectory(prefix="stilton-realsize-test-") as scratch:
+        Path(scratch).chmod(0o755)
+        check_nginx(binary, Path(scratch), gzip)
+
+
+def check_nginx(binary: str, tmp_path: Path, gzip: bool) -> None:
+    corpus = smoke_corpus(tmp_path / "wheels")
+    tree = build_realsize_tree(corpus, smoke_sizes(corpus, 50), tmp_path / "tree")
+    with (
+        NginxUpstream(
+            binary, tree.root, tmp_path / "nginx", os.environ, gzip=gzip, negotiate=True
+        ) as nginx,
+        httpx.Client(trust_env=False) as client,
+    ):
+        page_url = f"{nginx.index_url}stilton-bench-lib/"
+        as_json = client.get(page_url, headers={"Accept": ACCEPT_JSON_ONLY})
+        as_html = client.get(page_url, headers={"Accept": "text/html"})
+        page = ProjectPage.from_json_data(as_json.json(), page_url)
+        synthetic = next(p for p in page.packages if "/packages/" in p.url)
+        missing = client.get(synthetic.url)
+    assert as_json.headers["content-type"] == ACCEPT_JSON_ONLY
+    assert as_html.headers["content-type"].startswith("text/html")
+    assert (as_json.headers.get("content-encoding") == "gzip") is gzip
+    assert missing.status_code == 404
 
 
 @pytest.mark.e2e
