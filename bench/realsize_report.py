@@ -21,6 +21,8 @@ from bench.install_probe import Outcome, Tool
 Run = dict[str, Outcome]  # one run's installs, by key
 DIRECT = {Tool.UV: "uv direct", Tool.PIP: "pip direct"}
 PROBLEM_LINES = 12  # distinct Stilton log messages shown
+# A log record of an error, or the last line of a traceback (``module.SomeError: message``).
+LOGGED_ERROR = re.compile(r"^(?:ERROR|CRITICAL) |^[\w.]+(?:Error|Exception)\b")
 
 
 def server_key(tool: Tool, workers: int) -> str:
@@ -169,7 +171,7 @@ def render_table(rows: Sequence[Row], pages: int) -> str:
 
 
 def _divide(top: float | None, bottom: float | None) -> str:
-    return "n/a" if top is None or bottom is None else f"{top / bottom:6.2f}x"
+    return "    n/a" if top is None or bottom is None else f"{top / bottom:6.2f}x"
 
 
 def _ratio(top: Row, bottom: Row) -> str:
@@ -222,14 +224,15 @@ def render_findings(runs: Sequence[Run], problems: Sequence[str]) -> list[str]:
 
 
 def summarize_problems(problems: Iterable[str]) -> list[tuple[str, int]]:
-    """Stilton's error lines, counted with the project and line numbers left out, most
-    frequent first (a traceback's frames are left out: its last line says what it was)."""
+    """Stilton's logged errors and the exceptions of its tracebacks, counted with the project
+    and numbers left out, most frequent first (a traceback's frames and code are left out)."""
     counted: Counter[str] = Counter()
     for problem in problems:
         server, _, line = problem.partition(": ")
-        if line.lstrip().startswith("File "):
+        if not LOGGED_ERROR.match(line):
             continue
         line = re.sub(r"/simple/[^/\s]+/", "/simple/<project>/", line)
+        line = re.sub(r"/files/[0-9a-f]{64}/[^\s:]+", "/files/<sha256>/<file>", line)
         counted[f"{server}: {re.sub(r'[0-9]+', 'N', line)[:200]}"] += 1
     return counted.most_common(PROBLEM_LINES)
 
