@@ -232,7 +232,7 @@ def summarize_problems(problems: Iterable[str]) -> list[tuple[str, int]]:
         if not LOGGED_ERROR.match(line):
             continue
         line = re.sub(r"/simple/[^/\s]+/", "/simple/<project>/", line)
-        line = re.sub(r"/files/[0-9a-f]{64}/[^\s:]+", "/files/<sha256>/<file>", line)
+        line = re.sub(r"/files/[0-9a-f]{64}/[^\s:]+", "/files/<digest>/<file>", line)
         counted[f"{server}: {re.sub(r'[0-9]+', 'N', line)[:200]}"] += 1
     return counted.most_common(PROBLEM_LINES)
 
