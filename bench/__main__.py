@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import corpus, proxy_install, suite
+from bench import corpus, page_sizes, proxy_install, realsize, suite
 from bench.corpus import CorpusError
 from bench.measure import MeasureError
 from bench.report import RESULTS_DIR
@@ -56,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
     )
 
     add_suite(commands)
+    add_realsize(commands)
+
+    commands.add_parser(
+        "record-sizes",
+        help="count the files of each large-corpus project's page on the public index "
+        "(network, ~100 requests) and rewrite bench/page-sizes.tsv",
+    )
 
     lock = commands.add_parser(
         "lock", help="resolve the corpus with pip (network) and rewrite bench/corpus.txt"
@@ -95,6 +102,50 @@ def add_suite(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
 
 
+def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    real = commands.add_parser(
+        realsize.SCENARIO,
+        help="cold and warm installs through a fresh Stilton proxy of an upstream whose pages "
+        "are as big as the public index's",
+        description=realsize.__doc__,
+    )
+    real.add_argument("--runs", type=positive, help="runs (default 5; 1 with --smoke)")
+    real.add_argument("--warm", type=positive, default=2, help="warm installs per server")
+    real.add_argument(
+        "--pip-runs", type=int, default=1, help="runs that also install with pip (default 1)"
+    )
+    real.add_argument("--no-gzip", action="store_true", help="nginx serves pages uncompressed")
+    real.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"three tiny local wheels, pages of {realsize.SMOKE_FILES} files, one run; "
+        "needs no network",
+    )
+    real.add_argument(
+        "--install-timeout", type=positive, default=600, help="seconds before an install fails"
+    )
+    real.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    real.add_argument("--uv", help="the uv executable (default: $UV, else uv on PATH)")
+    real.add_argument(
+        "--keep-workdir", action="store_true", help="keep venvs, tree and logs for inspection"
+    )
+
+
+def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
+    options = realsize.Options(
+        runs=args.runs or (1 if args.smoke else 5),
+        warm=args.warm,
+        pip_runs=args.pip_runs,
+        gzip=not args.no_gzip,
+        smoke=args.smoke,
+        install_timeout=float(args.install_timeout),
+        results_dir=args.results_dir,
+        uv=args.uv,
+        keep_workdir=args.keep_workdir,
+    )
+    realsize.run(options, environ, lambda line: print(line, flush=True))
+
+
 def run_suite(args: argparse.Namespace, environ: dict[str, str]) -> None:
     options = suite.Options(
         runs=args.runs,
@@ -106,6 +157,13 @@ def run_suite(args: argparse.Namespace, environ: dict[str, str]) -> None:
         keep_workdir=args.keep_workdir,
     )
     suite.run(options, environ, lambda line: print(line, flush=True))
+
+
+def record_sizes() -> None:
+    files = corpus.parse_lock(corpus.LARGE_LOCK_PATH.read_text())
+    projects = [file.project for file in files]
+    sizes = page_sizes.record_sizes(projects, lambda line: print(line, flush=True))
+    print(f"recorded {len(sizes)} pages into {page_sizes.SIZES_PATH}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             lock_path = args.lock_file or default_path
             files = corpus.lock_corpus(requirements, lock_path, corpus.CACHE_DIR, environ)
             print(f"locked {len(files)} wheels into {lock_path}")
+            return 0
+        if args.command == "record-sizes":
+            record_sizes()
+            return 0
+        if args.command == realsize.SCENARIO:
+            run_realsize(args, environ)
             return 0
         if args.command == suite.SCENARIO:
             run_suite(args, environ)

@@ -41,6 +41,23 @@ POETRY_DEPENDENCIES = (
 )
 
 
+def pip_install_argv(python: Path, requirements: Path, index_url: str) -> list[str]:
+    """``pip install --no-cache-dir`` of ``requirements`` from ``index_url`` into the venv of
+    ``python`` (pip of the base interpreter, ``--python``)."""
+    return [
+        *pip_command(),
+        "--python",
+        str(python),
+        "install",
+        "--no-cache-dir",
+        "--no-input",
+        "--index-url",
+        index_url,
+        "-r",
+        str(requirements),
+    ]
+
+
 def timed_pip_install(
     uv: Uv,
     venv: Path,
@@ -54,18 +71,7 @@ def timed_pip_install(
     if venv.exists():
         shutil.rmtree(venv)
     python = make_venv(uv, venv, environ)
-    argv = [
-        *pip_command(),
-        "--python",
-        str(python),
-        "install",
-        "--no-cache-dir",
-        "--no-input",
-        "--index-url",
-        index_url,
-        "-r",
-        str(requirements),
-    ]
+    argv = pip_install_argv(python, requirements, index_url)
     started = time.perf_counter()
     output = run_tool(argv, pip_environ(environ), requirements.parent, timeout)
     elapsed = time.perf_counter() - started

@@ -175,16 +175,13 @@ def process_tree_cpu(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_tool(
-    argv: Sequence[str | Path],
-    environ: Mapping[str, str],
-    cwd: Path,
-    timeout: float = INSTALL_TIMEOUT,
-) -> str:
-    """Run a command to completion; return its output, or raise with it on failure."""
+def run_completed(
+    argv: Sequence[str | Path], environ: Mapping[str, str], cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to completion, whatever its exit code; raise only if it times out."""
     command = [str(arg) for arg in argv]
     try:
-        completed = subprocess.run(
+        return subprocess.run(
             command,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -196,6 +193,17 @@ def run_tool(
         )
     except subprocess.TimeoutExpired as exc:
         raise MeasureError(f"{command[0]} timed out after {timeout:.0f} s") from exc
+
+
+def run_tool(
+    argv: Sequence[str | Path],
+    environ: Mapping[str, str],
+    cwd: Path,
+    timeout: float = INSTALL_TIMEOUT,
+) -> str:
+    """Run a command to completion; return its output, or raise with it on failure."""
+    command = [str(arg) for arg in argv]
+    completed = run_completed(command, environ, cwd, timeout)
     if completed.returncode != 0:
         raise MeasureError(
             f"{' '.join(command)} exited {completed.returncode}\n"
@@ -215,6 +223,23 @@ def make_venv(uv: Uv, venv: Path, environ: Mapping[str, str]) -> Path:
     return venv / "bin" / "python"
 
 
+def uv_install_argv(uv: Uv, python: Path, requirements: Path, index_url: str) -> list[str]:
+    """``uv pip install --no-cache`` of ``requirements`` from ``index_url`` into ``python``."""
+    return [
+        uv.path,
+        "pip",
+        "install",
+        "--no-config",
+        "--no-cache",
+        "--python",
+        str(python),
+        "--index-url",
+        index_url,
+        "-r",
+        str(requirements),
+    ]
+
+
 def timed_install(
     uv: Uv,
     python: Path,
@@ -225,19 +250,7 @@ def timed_install(
     timeout: float = INSTALL_TIMEOUT,
 ) -> Timing:
     """What ``uv pip install --no-cache`` of ``requirements`` from one index costs uv."""
-    argv: list[str | Path] = [
-        uv.path,
-        "pip",
-        "install",
-        "--no-config",
-        "--no-cache",
-        "--python",
-        python,
-        "--index-url",
-        index_url,
-        "-r",
-        requirements,
-    ]
+    argv = uv_install_argv(uv, python, requirements, index_url)
     cpu_before = _children_cpu()
     started = time.perf_counter()
     output = run_tool(argv, environ, requirements.parent, timeout)

@@ -173,11 +173,22 @@ def nginx_version(binary: str) -> str:
 class NginxUpstream(_StaticServer):
     """nginx in the foreground (``daemon off``) with its config, logs and temp dirs in workdir."""
 
-    def __init__(self, binary: str, tree: Path, workdir: Path, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        binary: str,
+        tree: Path,
+        workdir: Path,
+        environ: Mapping[str, str],
+        *,
+        gzip: bool = True,
+        negotiate: bool = False,
+    ) -> None:
         super().__init__(tree, workdir, environ)
         self.binary = binary
         self.label = f"nginx {nginx_version(binary)}"
         self.access_log = workdir / "access.log"
+        self.gzip = gzip  # serve the tree's gzipped copies to clients that accept them
+        self.negotiate = negotiate  # PEP 691: index.json to clients that ask for JSON
 
     def config(self) -> str:
         prefix = self.workdir
@@ -193,21 +204,33 @@ class NginxUpstream(_StaticServer):
             "http {\n"
             "    types { text/html html; application/vnd.pypi.simple.v1+json json; }\n"
             "    default_type application/octet-stream;\n"
+            f"{self._negotiation()}"
             "    log_format requests '$request $status $body_bytes_sent';\n"
             f"    access_log {self.access_log} requests;\n"
             f"{temp_paths}"
             "    sendfile on;\n"
             # The suite's tree holds gzipped pages beside the plain ones (upstream.py).
-            "    gzip_static on;\n"
+            f"    gzip_static {'on' if self.gzip else 'off'};\n"
             "    tcp_nopush on;\n"
             "    keepalive_timeout 65;\n"
             "    absolute_redirect off;\n"
             "    server {\n"
             f"        listen {HOST}:{self.port};\n"
             f"        root {self.tree};\n"
-            "        index index.html;\n"
+            f"        index {'$simple_index' if self.negotiate else 'index.html'};\n"
             "    }\n"
             "}\n"
+        )
+
+    def _negotiation(self) -> str:
+        """A map from the Accept header to the index file of a directory (JSON when asked)."""
+        if not self.negotiate:
+            return ""
+        return (
+            "    map $http_accept $simple_index {\n"
+            "        default index.html;\n"
+            "        ~application/vnd\\.pypi\\.simple\\.v1\\+json index.json;\n"
+            "    }\n"
         )
 
     def argv(self) -> Sequence[str]:
@@ -273,8 +296,15 @@ def open_upstream(
 class StiltonProxy:
     """A fresh ``stilton serve`` (empty data dir) with a proxy index of ``upstream_url``."""
 
-    def __init__(self, root: Path, upstream_url: str, environ: Mapping[str, str]) -> None:
-        self.server = StiltonServer(root, environ=environ)
+    def __init__(
+        self,
+        root: Path,
+        upstream_url: str,
+        environ: Mapping[str, str],
+        *,
+        workers: int | None = None,
+    ) -> None:
+        self.server = StiltonServer(root, environ=environ, workers=workers)
         self.upstream_url = upstream_url
 
     @property

@@ -56,7 +56,8 @@ def read_wheel_metadata(path: Path) -> bytes:
         return archive.read(candidates[0])
 
 
-def _requires_python(metadata: bytes) -> str | None:
+def read_requires_python(metadata: bytes) -> str | None:
+    """The wheel's ``Requires-Python``, as its METADATA says (or ``None``)."""
     value = BytesParser().parsebytes(metadata, headersonly=True).get("Requires-Python")
     return str(value).strip() if value else None
 
@@ -139,7 +140,7 @@ def _write_tree(
             metadata = read_wheel_metadata(target)
             (files_dir / f"{file.filename}.metadata").write_bytes(metadata)
             digest = hashlib.sha256(metadata).hexdigest()
-            projects[file.project].append(TreeFile(file, digest, _requires_python(metadata)))
+            projects[file.project].append(TreeFile(file, digest, read_requires_python(metadata)))
     simple = root / SIMPLE_DIR
     for project, files in projects.items():
         (simple / project).mkdir(parents=True)

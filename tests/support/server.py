@@ -78,13 +78,13 @@ class StiltonServer:
         ready_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
         default_upstream: str | None = CLOSED_UPSTREAM,
-        workers: int = 1,
+        workers: int | None = 1,
         settings: Mapping[str, str] | None = None,
     ) -> None:
         """``settings`` are Stilton settings by name (``{"workers": "2"}``), passed as
         ``STILTON_*`` variables."""
         self.root = root
-        self.workers = workers
+        self.workers = workers  # `stilton serve --workers N`; None leaves the server's default
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.port = port if port is not None else find_free_port()
@@ -136,8 +136,7 @@ class StiltonServer:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
-            "--workers",
-            str(self.workers),
+            *(["--workers", str(self.workers)] if self.workers is not None else []),
         ]
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
