@@ -115,7 +115,9 @@ class ProxyFiles:
             opened.size is not None and opened.size > STREAM_THRESHOLD
         ):
             return opened
-        return await opened.stored()
+        # A small file, or one whose size the page did not say: wait for all of it, or for as
+        # much as makes it a large one, which then streams as it arrives.
+        return await opened.settled(STREAM_THRESHOLD + 1) or opened
 
     def _cached_size(self, sha256: str) -> int | None:
         with self.database.connect() as connection:

@@ -70,6 +70,19 @@ class Transfer:
         self._error = error
         self._notify()
 
+    async def settled(self, enough: int) -> StoredBlob | None:
+        """Wait until ``enough`` bytes have arrived (None: stream it) or the whole file was
+        kept (the stored file); raises if the transfer fails first."""
+        while True:
+            event = self._event
+            if self._error is not None:
+                raise self._error
+            if self._stored is not None:
+                return self._stored
+            if self._written >= enough:
+                return None
+            await event.wait()
+
     async def stored(self) -> StoredBlob:
         while True:
             event = self._event
