@@ -6,6 +6,7 @@ Nothing is read at import time; callers pass the environment in (``Settings.from
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     database_url: str = ""  # empty: SQLite at <data_dir>/stilton.sqlite3
-    workers: int = 1
+    workers: int = 0  # worker processes; 0: one per core
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
     # Seconds an upload's body may go without a byte arriving before it is abandoned (408).
     upload_idle_timeout: float = 60.0
@@ -55,6 +56,15 @@ class Settings:
     # subject (e.g. X-SSL-Client-S-DN); its CN names the user.
     client_cert_header: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers > 0:
+            return self.workers
+        # The cores this process may run on (a container's limit), not the machine's count.
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
 
     @property
     def sqlite_path(self) -> Path:

@@ -35,7 +35,10 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port [env: STILTON_PORT].")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes [env: STILTON_WORKERS].")
+        int | None,
+        typer.Option(
+            help="Worker processes; 0: one per core (the default) [env: STILTON_WORKERS]."
+        ),
     ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS.")
@@ -83,7 +86,7 @@ def serve(
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
-        workers=settings.workers,
+        workers=settings.worker_count,
         log_access=False,
         ssl_cert=Path(settings.tls_cert) if settings.tls_cert else None,
         ssl_key=Path(settings.tls_key) if settings.tls_key else None,
