@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pypi_simple import PYPI_SIMPLE_ENDPOINT
-
 from stilton.auth.service import AuthService
 from stilton.core.errors import InvalidInput
 from stilton.core.groups import GroupRule
@@ -34,6 +32,7 @@ from stilton.storage.leases import FileLeases
 from stilton.upstream.downloads import Transfers
 
 LAYOUT_KEY = "default-layout"
+LAYOUT_VERSION = 3  # the newest entry of _default_layout
 MAX_PROXY_FILE_SIZE = 64 * 2**30  # bytes; a safety net against an endless upstream response
 
 
@@ -257,7 +256,7 @@ def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, Index
     """DESIGN.md, "Default layout": each entry is created once, in the layout version that
     introduced it, so an existing installation gains new defaults without losing anything."""
     upstream = UpstreamConfig.from_mapping(
-        {"url": settings.default_upstream or PYPI_SIMPLE_ENDPOINT}
+        {"url": settings.default_upstream or _public_index()}
     )
     return [
         (1, "local", IndexKind.HOSTED, IndexConfig()),
@@ -266,7 +265,18 @@ def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, Index
     ]
 
 
+def _public_index() -> str:
+    # Imported only when the default layout is made: pypi-simple brings pydantic models and
+    # requests along, which no running server needs.
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+    return str(PYPI_SIMPLE_ENDPOINT)
+
+
 def _create_default_layout(database: Database, settings: Settings) -> None:
+    with database.connect() as connection:
+        if catalog.get_meta(connection, LAYOUT_KEY) == str(LAYOUT_VERSION):
+            return  # made already (most starts)
     layout = _default_layout(settings)
     with database.begin() as connection:
         stored = catalog.get_meta(connection, LAYOUT_KEY)
@@ -280,7 +290,7 @@ def _create_default_layout(database: Database, settings: Settings) -> None:
                 present = {r.name for r in catalog.list_indexes(connection)}
                 if all(member in present for member in config.members):
                     catalog.create_index(connection, IndexName(name), kind, config.to_mapping())
-        catalog.set_meta(connection, LAYOUT_KEY, str(max(v for v, *_ in layout)))
+        catalog.set_meta(connection, LAYOUT_KEY, str(LAYOUT_VERSION))
 
 
 def open_runtime(settings: Settings) -> Runtime:

@@ -18,7 +18,7 @@ import pytest
 from packaging.utils import parse_wheel_filename
 from pypi_simple import ACCEPT_JSON_ONLY, PYPI_SIMPLE_ENDPOINT
 
-from tests.support.clients import Installer, Pip, UvPip, Workspace
+from tests.support.clients import UV, Installer, Pip, UvPip, Workspace, base_python, venv_python
 from tests.support.server import StiltonServer
 
 pytestmark = pytest.mark.live
@@ -119,3 +119,34 @@ def test_json_page_lists_hashes_and_core_metadata(
 
 def files_by_name(response: httpx.Response) -> dict[str, dict[str, Any]]:
     return {file["filename"]: file for file in response.json()["files"]}
+
+
+# A new user's first install through a fresh server: nine common packages (~30 distributions).
+COMMON = (
+    "requests", "rich", "httpx", "pydantic", "fastapi", "sqlalchemy", "numpy", "pandas", "django",
+)  # fmt: skip
+
+
+def _timed_install(workspace: Workspace, index_url: str, label: str) -> float:
+    """``uv pip install --no-cache`` of the common packages into a fresh venv; seconds taken."""
+    venv = workspace.root / f"venv-{label}"
+    workspace.tool(UV, "venv", "--python", base_python(), venv)
+    started = time.monotonic()
+    workspace.tool(
+        UV, "pip", "install", "--python", venv_python(venv), "--index-url", index_url,
+        "--no-cache", *COMMON, timeout=900,
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
+def test_common_packages_install_cold_and_warm_through_a_fresh_server(tmp_path: Path) -> None:
+    """Succeeds cold and warm; prints the times beside a direct install (run with ``-s``)."""
+    workspace = Workspace(tmp_path)
+    direct = _timed_install(workspace, PYPI_SIMPLE_ENDPOINT, "direct")
+    with StiltonServer(tmp_path / "server", default_upstream=None) as server:
+        cold = _timed_install(workspace, server.simple_url, "cold")
+        warm = _timed_install(workspace, server.simple_url, "warm")
+        errors = [line for line in server.read_log().splitlines() if line.startswith("ERROR")]
+    print(f"\nuv pip install of {len(COMMON)} packages: direct {direct:.1f} s,"
+          f" cold through Stilton {cold:.1f} s, warm {warm:.1f} s")  # fmt: skip
+    assert not errors, errors
