@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given, settings
@@ -156,3 +157,25 @@ def test_a_newer_major_api_version_is_refused(body: bytes) -> None:
     reader = read_json_page if body.startswith(b"{") else read_html_page
     with pytest.raises(UnsupportedVersion, match="2"):
         reader(body, PAGE_URL)
+
+
+SEGMENTS = st.sampled_from(["..", ".", "a", "b.whl", "", "x%20y", "c?d=1", "e#f", "g:h", "~i"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(SEGMENTS, min_size=1, max_size=6).map("/".join),
+    st.sampled_from(
+        [
+            PAGE_URL,
+            "https://127.0.0.1/root/simple/demo/",
+            "http://127.0.0.1:8000/simple/demo",
+            "http://127.0.0.1/",
+            "http://127.0.0.1/a/b/c/d/e/page.html?x=1",
+        ]
+    ),
+)
+def test_relative_links_resolve_as_urljoin_resolves_them(relative: str, base: str) -> None:
+    document = {"meta": {"api-version": "1.1"}, "files": [{"filename": "f", "url": relative}]}
+    (link,) = read_json_page(json.dumps(document).encode(), base).links
+    assert link.url == urljoin(base, relative)

@@ -151,7 +151,7 @@ class ProxyFiles:
             if kept is not None:
                 await lease.aclose()
                 return kept
-            spooler = Spooler(self.blobs, file.filename, self.max_file_size)
+            spooler = Spooler(self.blobs, file.filename, self.max_file_size, sha256_only=True)
 
             async def keep(spooled: SpooledFile) -> StoredBlob:
                 return await self._keep(file, spooled)

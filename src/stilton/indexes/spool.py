@@ -36,15 +36,22 @@ class SpooledFile:
 class Spooler:
     """Receives chunks; ``finish()`` fsyncs and returns the SpooledFile."""
 
-    def __init__(self, blobs: BlobStore, filename: str, max_size: int) -> None:
+    def __init__(
+        self, blobs: BlobStore, filename: str, max_size: int, *, sha256_only: bool = False
+    ) -> None:
+        """``sha256_only``: a proxy's download needs no other digest (an upload's form sends
+        blake2b and md5 as well, and the Warehouse JSON API shows them)."""
         self.filename = filename
         self.max_size = max_size
         self._spool = blobs.open_spool()
         self.path = self._spool.path
         self._size = 0
         self._sha256 = hashlib.sha256()
-        self._blake2b = hashlib.blake2b(digest_size=32)
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._others = (
+            ()
+            if sha256_only
+            else (hashlib.blake2b(digest_size=32), hashlib.md5(usedforsecurity=False))
+        )
 
     @property
     def size(self) -> int:
@@ -62,8 +69,8 @@ class Spooler:
             self.abort()
             raise
         self._sha256.update(chunk)
-        self._blake2b.update(chunk)
-        self._md5.update(chunk)
+        for other in self._others:
+            other.update(chunk)
 
     def finish(self) -> SpooledFile:
         try:
@@ -71,9 +78,8 @@ class Spooler:
         except BaseException:
             self.abort()
             raise
-        digests = Digests(
-            self._sha256.hexdigest(), self._blake2b.hexdigest(), self._md5.hexdigest()
-        )
+        blake2b, md5 = [o.hexdigest() for o in self._others] if self._others else [None, None]
+        digests = Digests(self._sha256.hexdigest(), blake2b, md5)
         return SpooledFile(self._spool, self.filename, self._size, digests)
 
     def abort(self) -> None:

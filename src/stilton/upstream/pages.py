@@ -10,7 +10,6 @@ cleaned, never passed on.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ logger = logging.getLogger("stilton.upstream")
 
 JSON_TYPES = ("application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json")
 HTML_TYPES = ("text/html", "application/vnd.pypi.simple.v1+html", "application/xhtml+xml")
-SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+HEX = frozenset("0123456789abcdef")
 MAX_COUNT = 2**63 - 1  # sizes and serials are stored as 64-bit integers
 # What a hostile page can make the parsers raise; each becomes an UpstreamError.
 # (Python's HTMLParser has raised AssertionError on some malformed markup.)
@@ -114,8 +113,11 @@ def _time(value: str | None) -> datetime | None:
 def _sha256(digests: dict[str, str] | None) -> str | None:
     """A well-formed sha256, lowercased; a malformed one counts as none (the proxy then
     computes the digest itself)."""
-    value = (digests or {}).get("sha256")
-    return value.lower() if isinstance(value, str) and SHA256.fullmatch(value) else None
+    value = digests.get("sha256") if digests else None
+    if not isinstance(value, str) or len(value) != 64:
+        return None
+    value = value.lower()
+    return value if HEX.issuperset(value) else None
 
 
 def _count(value: object) -> int | None:
