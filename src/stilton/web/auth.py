@@ -9,7 +9,7 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from stilton.auth.credentials import parse_basic_authorization
+from stilton.auth.credentials import Credentials, parse_basic_authorization
 from stilton.core.errors import (
     AuthenticationRequired,
     PermissionDenied,
@@ -20,7 +20,7 @@ from stilton.core.names import IndexName, ProjectName
 from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
-from stilton.web.state import state_of
+from stilton.web.state import WebState, state_of
 
 
 def client_address(request: Request) -> str:
@@ -35,36 +35,57 @@ async def principal_of(request: Request) -> Principal:
         return cached
     credentials = parse_basic_authorization(request.headers.get("authorization"))
     if credentials is None:
-        subject = request.scope.get(CLIENT_CERT_SUBJECT)
-        if not subject:
-            return ANONYMOUS_PRINCIPAL
-        auth = state_of(request).runtime.auth
-        principal = await run_in_threadpool(auth.certificate_user, subject)
-        request.scope["stilton.principal"] = principal
-        return principal
-    state = state_of(request)
-    address = client_address(request)
-    state.guard.check(address)
-    try:
-        remembered = state.runtime.auth.remembered(credentials)
-        if remembered is not None:
-            return remembered
-        principal = await run_in_threadpool(state.runtime.auth.authenticate, credentials)
-    except Unauthenticated:
-        delay = state.guard.failed(address)
-        await run_in_threadpool(
-            state.runtime.auth.audit,
-            f"user:{credentials.username}" if not credentials.is_token else "token:?",
-            "failed login",
-            address=address,
-            detail=request.url.path,
-        )
-        if delay:
-            await asyncio.sleep(delay)
-        raise
-    state.guard.succeeded(address)
+        principal = await _certificate_principal(request)
+    else:
+        principal = await _checked(request, credentials)
     request.scope["stilton.principal"] = principal
     return principal
+
+
+async def _certificate_principal(request: Request) -> Principal:
+    subject = request.scope.get(CLIENT_CERT_SUBJECT)
+    if not subject:
+        return ANONYMOUS_PRINCIPAL
+    return await run_in_threadpool(state_of(request).runtime.auth.certificate_user, subject)
+
+
+async def _checked(request: Request, credentials: Credentials) -> Principal:
+    """Credentials this address proved a moment ago are known at once (they are no guess);
+    others are checked once per address at a time, with the brute-force guard's leave."""
+    state, address = state_of(request), client_address(request)
+    remembered = state.runtime.auth.remembered(credentials, address=address)
+    if remembered is not None:
+        return remembered
+    path = request.url.path
+    return await state.checks.once(
+        (address, credentials), lambda: _check(state, credentials, address, path)
+    )
+
+
+async def _check(state: WebState, credentials: Credentials, address: str, path: str) -> Principal:
+    """Counted by the guard as it arrives (a locked-out address, or one past its limit, gets
+    429 before anything is hashed), then run when a slot is free."""
+    await run_in_threadpool(state.guard.attempt, address)
+    auth = state.runtime.auth
+    try:
+        async with state.checks.turn(credentials):
+            principal = await run_in_threadpool(auth.authenticate, credentials, address=address)
+    except Unauthenticated:
+        await _failed(state, credentials, address, path)
+        raise
+    await run_in_threadpool(state.guard.succeeded, address)
+    return principal
+
+
+async def _failed(state: WebState, credentials: Credentials, address: str, path: str) -> None:
+    """Audit a failed check, then refuse (the address is locked out now) or delay the answer."""
+    actor = "token:?" if credentials.is_token else f"user:{credentials.username}"
+    await run_in_threadpool(
+        state.runtime.auth.audit, actor, "failed login", address=address, detail=path
+    )
+    delay = await run_in_threadpool(state.guard.failed, address)
+    if delay:
+        await asyncio.sleep(delay)
 
 
 async def authorize(
