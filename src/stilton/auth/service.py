@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -78,6 +79,15 @@ def _valid_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"Passwords have at least {MIN_PASSWORD} characters.")
     return password
+
+
+def project_pattern(raw: str) -> str:
+    """A token's project name or glob in the form of the names it is matched against (PEP 503:
+    lowercase, every run of '-', '_' and '.' one '-'), so 'Acme_*' matches 'acme-utils'."""
+    pattern = re.sub(r"[-_.]+", "-", raw.strip()).lower()
+    if not pattern.strip("-"):
+        raise InvalidInput(f"{raw!r} is not a project name or glob.")
+    return pattern
 
 
 def scope_of(record: TokenRecord) -> TokenScope:
@@ -197,7 +207,7 @@ class AuthService:
         if indexes:
             scopes["indexes"] = indexes
         if projects:
-            scopes["projects"] = projects
+            scopes["projects"] = [project_pattern(p) for p in projects]
         with self.database.begin() as connection:
             index_id = get_index(connection, index).id if index else None
             for name in indexes or ():
