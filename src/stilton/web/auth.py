@@ -12,12 +12,15 @@ from starlette.requests import Request
 from stilton.auth.credentials import Credentials, parse_basic_authorization
 from stilton.core.errors import (
     AuthenticationRequired,
+    InvalidInput,
     PermissionDenied,
     StiltonError,
     Unauthenticated,
 )
-from stilton.core.names import IndexName, ProjectName
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.names import IndexName, ProjectName, is_valid_project_name, normalize_project_name
 from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
+from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
 from stilton.web.state import WebState, state_of
@@ -91,14 +94,48 @@ async def _failed(state: WebState, credentials: Credentials, address: str, path:
 async def authorize(
     request: Request, index: Index, action: Action, project: ProjectName | None = None
 ) -> Principal:
+    """The principal, if it may do ``action`` on ``index`` (and ``project``: on read routes it
+    is taken from the path when not given); else 401 or 403."""
     state = state_of(request)
     acl = state.acl(index.name)
     if action is Action.READ and acl.is_public:
         return ANONYMOUS_PRINCIPAL  # the hot path: nothing to check
     principal = await _principal(request, index.name, action)
+    if action is Action.READ:
+        project = project or project_in_path(request)
+        _check_read_scope(principal, index.name, project)
     if allowed(principal, action, index.name, acl, project):
         return principal
     raise _refusal(principal, action, index.name, project)
+
+
+def project_in_path(request: Request) -> ProjectName | None:
+    """The project a read route's path names: a page or JSON document's project, or the
+    project in a file's (or its metadata's) filename. None for an index's project list."""
+    params = request.path_params
+    raw = params.get("project")
+    if raw is not None:
+        return normalize_project_name(raw) if is_valid_project_name(raw) else None
+    filename = params.get("filename")
+    if filename is None:
+        return None
+    try:
+        return parse_distribution_filename(filename.removesuffix(METADATA_SUFFIX)).project
+    except InvalidInput:
+        return None
+
+
+def _check_read_scope(principal: Principal, index: str, project: ProjectName | None) -> None:
+    """A token limited to some projects reads only those: not an index's project list (the
+    names of the others), nor a file whose name names no project."""
+    scope = principal.scope
+    if scope is None or scope.projects is None or project is not None:
+        return
+    projects = ", ".join(repr(p) for p in scope.projects)
+    raise PermissionDenied(
+        f"{principal.label} is limited to the projects {projects}; it may read their pages"
+        f" and files in index {index!r}, not the index's list of projects."
+    )
 
 
 async def authorize_sources(
