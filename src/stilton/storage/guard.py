@@ -33,6 +33,13 @@ def address_key(address: str) -> str:
     return address[:ADDRESS_CHARS]
 
 
+def find_counts(connection: Connection, address: str) -> AddressCounts | None:
+    row = connection.execute(
+        select(login_attempts).where(login_attempts.c.address == address_key(address))
+    ).first()
+    return AddressCounts(row.attempts, row.window_started, row.locked_until) if row else None
+
+
 def hold_counts(connection: Connection, address: str, now: datetime) -> AddressCounts:
     """The address's counts, its row made if missing and locked until the transaction ends
     (PostgreSQL: FOR UPDATE; SQLite: the write transaction holds the database's lock)."""

@@ -74,6 +74,14 @@ class FailureGuard:
             lockout=settings.guard_lockout,
         )
 
+    def attempts(self, address: str) -> int:
+        """How many checks the address began in its current window (for operators and tests)."""
+        with self.database.connect() as connection:
+            counts = counts_store.find_counts(connection, address)
+        if counts is None or counts.window_started <= _now() - self.window:
+            return 0
+        return counts.attempts
+
     def attempt(self, address: str) -> None:
         """Count a check that is about to run, before any hashing; refuse it (and lock the
         address out) when the window has had ``lock_after`` checks already."""
