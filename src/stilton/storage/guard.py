@@ -25,9 +25,6 @@ class AddressCounts:
     window_started: datetime
     locked_until: datetime | None = None
 
-    def locked_at(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
-
 
 def address_key(address: str) -> str:
     return address[:ADDRESS_CHARS]

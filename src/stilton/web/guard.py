@@ -47,6 +47,13 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
+def _lockout_left(counts: AddressCounts | None, now: datetime) -> int | None:
+    """Seconds left of the address's lockout, for Retry-After (None: not locked out)."""
+    if counts is None or counts.locked_until is None or counts.locked_until <= now:
+        return None
+    return _seconds_until(counts.locked_until, now)
+
+
 class FailureGuard:
     def __init__(
         self,
@@ -86,6 +93,13 @@ class FailureGuard:
         """Count a check that is about to run, before any hashing; refuse it (and lock the
         address out) when the window has had ``lock_after`` checks already."""
         now = _now()
+        with self.database.connect() as connection:
+            known = counts_store.find_counts(connection, address)
+        left = _lockout_left(known, now)
+        if left is not None:
+            # A read is enough, and takes no write lock: a flood from a locked-out address
+            # does not queue behind the database's writers.
+            raise TooManyAttempts(left)
         with self.database.begin() as connection:
             counts = counts_store.hold_counts(connection, address, now)
             counted, retry_after = self._counted_at(counts, now)
@@ -97,8 +111,9 @@ class FailureGuard:
 
     def _counted_at(self, counts: AddressCounts, now: datetime) -> tuple[AddressCounts, int | None]:
         """The counts with one more check, or unchanged and the seconds to wait."""
-        if counts.locked_until is not None and counts.locked_at(now):
-            return counts, _seconds_until(counts.locked_until, now)
+        left = _lockout_left(counts, now)
+        if left is not None:
+            return counts, left
         if counts.locked_until is not None or counts.window_started <= now - self.window:
             counts = AddressCounts(0, now)  # a new window, after a lockout or a quiet spell
         if counts.attempts >= self.lock_after:
@@ -111,14 +126,12 @@ class FailureGuard:
         now = _now()
         with self.database.begin() as connection:
             counts = counts_store.hold_counts(connection, address, now)
-            locked = counts.locked_at(now)
-            full = not locked and counts.attempts >= self.lock_after
-            if full:
-                counts = self._locked(counts, now)
-                counts_store.save_counts(connection, address, counts)
-        if locked or full:
-            assert counts.locked_until is not None
-            raise TooManyAttempts(_seconds_until(counts.locked_until, now))
+            left = _lockout_left(counts, now)
+            if left is None and counts.attempts >= self.lock_after:
+                counts_store.save_counts(connection, address, self._locked(counts, now))
+                left = self._lockout_seconds
+        if left is not None:
+            raise TooManyAttempts(left)
         return self._delay(counts.attempts)
 
     def succeeded(self, address: str) -> None:
