@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from stilton.core.errors import InvalidInput
+from stilton.settings import Settings
 from tests.auth.conftest import (
     HOSTED,
     HOSTED_DIST,
@@ -196,3 +199,10 @@ def test_the_right_password_sent_at_once_by_many_requests_is_checked_once(
     assert hasher.checks == 1
     assert failed_checks(server) == 0
     assert server.state.guard.attempts(TESTCLIENT_ADDRESS) == 0  # the success reset the count
+
+
+@pytest.mark.parametrize("setting", ["password_checks", "guard_lock_after", "guard_lockout"])
+def test_the_guard_settings_must_be_above_zero(setting: str, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Settings.from_env({}, {"data_dir": tmp_path, setting: "0"})
+    assert f"Setting {setting!r} must be above 0" in str(refused.value)
