@@ -32,7 +32,8 @@ def client_address(request: Request) -> str:
 
 async def principal_of(request: Request) -> Principal:
     """The principal the request's credentials name (anonymous without any); bad credentials
-    raise Unauthenticated, after the brute-force guard's delay."""
+    raise Unauthenticated, after the brute-force guard's delay, and credentials from a
+    locked-out address TooManyAttempts, unchecked."""
     cached = request.scope.get("stilton.principal")
     if isinstance(cached, Principal):
         return cached
