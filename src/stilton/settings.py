@@ -19,6 +19,13 @@ from stilton.core.names import IndexName, parse_index_name
 DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_INDEX = IndexName("main")
+POSITIVE = (
+    "password_checks",
+    "guard_slow_after",
+    "guard_lock_after",
+    "guard_window",
+    "guard_lockout",
+)
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -55,7 +62,23 @@ class Settings:
     # A header in which a trusted TLS-terminating proxy passes the verified client certificate's
     # subject (e.g. X-SSL-Client-S-DN); its CN names the user.
     client_cert_header: str = ""
+    # Password checks (argon2, 64 MiB each while it runs) at once per worker process; more wait
+    # their turn without holding memory. Token checks are cheap and not limited.
+    password_checks: int = 2
+    # The brute-force guard, per client address and shared by every worker and replica: checks
+    # after the first ``guard_slow_after`` failures in ``guard_window`` seconds are answered
+    # slower; ``guard_lock_after`` checks in the window lock the address out for
+    # ``guard_lockout`` seconds (429). A success starts the count again.
+    guard_slow_after: int = 3
+    guard_lock_after: int = 10
+    guard_window: float = 60.0
+    guard_lockout: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in POSITIVE:
+            if getattr(self, name) <= 0:
+                raise InvalidInput(f"Setting {name!r} must be above 0, not {getattr(self, name)}.")
 
     @property
     def worker_count(self) -> int:

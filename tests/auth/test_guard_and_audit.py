@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 
 from stilton.core.errors import TooManyAttempts
 from stilton.core.permissions import Acl
+from stilton.storage.database import Database
 from stilton.storage.users import AuditEntry
 from stilton.web.guard import FailureGuard
 from tests.auth.conftest import (
@@ -55,85 +57,129 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """A database of its own, where a guard keeps its counts."""
+    database = Database(f"sqlite:///{tmp_path / 'guard.sqlite3'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def short_guard(database: Database) -> FailureGuard:
+    """Slow after 2 failures, locked out for 1 s after 4 checks within 5 s."""
+    return FailureGuard(database, slow_after=2, lock_after=4, window=5, lockout=1)
+
+
+@pytest.fixture
 def guarded(server: Server) -> Server:
-    """The server with a guard of short windows: slow after 2 failures, locked out for 1 s
-    after 4 within 5 s."""
-    server.state.guard = FailureGuard(slow_after=2, lock_after=4, window=5, lockout=1)
+    """The server with a guard of short windows (``short_guard``)."""
+    server.state.guard = short_guard(server.runtime.database)
     return server
+
+
+def fail(guard: FailureGuard, address: str) -> float:
+    """One check from ``address`` that fails: counted as it arrives, then judged."""
+    guard.attempt(address)
+    return guard.failed(address)
+
+
+def locked_out(guard: FailureGuard, address: str) -> bool:
+    try:
+        guard.attempt(address)
+    except TooManyAttempts:
+        return True
+    guard.succeeded(address)  # the probe was a check; let it leave no count behind
+    return False
 
 
 # -- the guard on its own: per-address behaviour -----------------------------------------------
 
 
-def test_default_guard_delays_from_the_third_failure_and_locks_at_the_tenth() -> None:
-    guard = FailureGuard()
-    delays = [guard.failed("10.0.0.1") for _ in range(9)]
+def test_default_guard_delays_from_the_third_failure_and_locks_at_the_tenth(
+    database: Database,
+) -> None:
+    guard = FailureGuard(database)
+    delays = [fail(guard, "10.0.0.1") for _ in range(9)]
     assert delays[:2] == [0.0, 0.0]
     assert all(d > 0 for d in delays[2:])
     assert delays == sorted(delays)
     assert max(delays) <= 2.0
     with pytest.raises(TooManyAttempts) as locked:
-        guard.failed("10.0.0.1")
+        fail(guard, "10.0.0.1")
     assert locked.value.retry_after == 60
     with pytest.raises(TooManyAttempts) as again:
-        guard.check("10.0.0.1")
+        guard.attempt("10.0.0.1")
     assert 59 <= again.value.retry_after <= 61
 
 
-def test_a_locked_address_does_not_affect_another() -> None:
-    guard = FailureGuard(slow_after=2, lock_after=3, window=60, lockout=60)
+def test_a_check_past_the_limit_is_refused_as_it_arrives(database: Database) -> None:
+    """Checks still running count: the one after ``lock_after`` of them is refused at once."""
+    guard = FailureGuard(database, slow_after=2, lock_after=3, window=60, lockout=60)
+    for _ in range(3):
+        guard.attempt("10.0.0.1")  # three checks begun, none finished
+    with pytest.raises(TooManyAttempts) as refused:
+        guard.attempt("10.0.0.1")
+    assert refused.value.retry_after == 60
+    with pytest.raises(TooManyAttempts):
+        guard.failed("10.0.0.1")  # a check that was running, failing now: locked out too
+
+
+def test_a_locked_address_does_not_affect_another(database: Database) -> None:
+    guard = FailureGuard(database, slow_after=2, lock_after=3, window=60, lockout=60)
     for _ in range(2):
-        guard.failed("10.0.0.1")
+        fail(guard, "10.0.0.1")
     with pytest.raises(TooManyAttempts):
-        guard.failed("10.0.0.1")
-    guard.check("10.0.0.2")  # no exception: another address is free
-    assert guard.failed("10.0.0.2") == 0.0  # and starts its own count
+        fail(guard, "10.0.0.1")
+    assert not locked_out(guard, "10.0.0.2")  # another address is free
+    assert fail(guard, "10.0.0.2") == 0.0  # and starts its own count
     guard.succeeded("10.0.0.2")
-    with pytest.raises(TooManyAttempts):
-        guard.check("10.0.0.1")  # a success elsewhere releases nothing
+    assert locked_out(guard, "10.0.0.1")  # a success elsewhere releases nothing
 
 
-def test_a_success_during_the_lockout_does_not_release_it() -> None:
-    guard = FailureGuard(slow_after=1, lock_after=2, window=60, lockout=60)
-    guard.failed("10.0.0.1")
+def test_a_success_during_the_lockout_does_not_release_it(database: Database) -> None:
+    guard = FailureGuard(database, slow_after=1, lock_after=2, window=60, lockout=60)
+    fail(guard, "10.0.0.1")
     with pytest.raises(TooManyAttempts):
-        guard.failed("10.0.0.1")
+        fail(guard, "10.0.0.1")
     guard.succeeded("10.0.0.1")
-    with pytest.raises(TooManyAttempts):
-        guard.check("10.0.0.1")
+    assert locked_out(guard, "10.0.0.1")
 
 
-def test_a_success_resets_the_count() -> None:
-    guard = FailureGuard(slow_after=2, lock_after=3, window=60, lockout=60)
-    guard.failed("10.0.0.1")
-    assert guard.failed("10.0.0.1") > 0
+def test_a_success_resets_the_count(database: Database) -> None:
+    guard = FailureGuard(database, slow_after=2, lock_after=3, window=60, lockout=60)
+    fail(guard, "10.0.0.1")
+    assert fail(guard, "10.0.0.1") > 0
+    guard.attempt("10.0.0.1")
     guard.succeeded("10.0.0.1")
-    assert guard.failed("10.0.0.1") == 0.0
-    assert guard.failed("10.0.0.1") > 0  # the second failure since the success, not a lock
+    assert fail(guard, "10.0.0.1") == 0.0
+    assert fail(guard, "10.0.0.1") > 0  # the second failure since the success, not a lock
 
 
-def test_failures_outside_the_window_are_forgotten() -> None:
-    guard = FailureGuard(slow_after=2, lock_after=3, window=0.2, lockout=60)
-    guard.failed("10.0.0.1")
-    guard.failed("10.0.0.1")
+def test_failures_outside_the_window_are_forgotten(database: Database) -> None:
+    guard = FailureGuard(database, slow_after=2, lock_after=3, window=0.2, lockout=60)
+    fail(guard, "10.0.0.1")
+    fail(guard, "10.0.0.1")
     time.sleep(0.25)  # the passage of time is what is tested here
-    assert guard.failed("10.0.0.1") == 0.0  # one failure in the window, not three
+    assert fail(guard, "10.0.0.1") == 0.0  # one failure in the window, not three
 
 
-def test_the_lockout_ends() -> None:
-    guard = FailureGuard(slow_after=1, lock_after=2, window=60, lockout=0.3)
-    guard.failed("10.0.0.1")
+def test_the_lockout_ends(database: Database) -> None:
+    guard = FailureGuard(database, slow_after=1, lock_after=2, window=60, lockout=0.3)
+    fail(guard, "10.0.0.1")
     with pytest.raises(TooManyAttempts):
-        guard.failed("10.0.0.1")
+        fail(guard, "10.0.0.1")
+    wait_until(lambda: not locked_out(guard, "10.0.0.1"))
 
-    def released() -> bool:
-        try:
-            guard.check("10.0.0.1")
-        except TooManyAttempts:
-            return False
-        return True
 
-    wait_until(released)
+def test_two_guards_on_one_database_share_their_counts(database: Database) -> None:
+    """What two worker processes do: each has its own guard over the same table."""
+    first, second = short_guard(database), short_guard(database)
+    for guard in (first, second, first):
+        fail(guard, "10.0.0.1")
+    with pytest.raises(TooManyAttempts):
+        fail(second, "10.0.0.1")  # the fourth check of the window, wherever it ran
+    assert locked_out(first, "10.0.0.1")
+    assert not locked_out(first, "10.0.0.2")
 
 
 # -- the guard through the app -----------------------------------------------------------------

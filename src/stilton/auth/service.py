@@ -1,14 +1,17 @@
 """Users, API tokens and the audit log: the one service layer the CLI and the admin API share.
 
 Passwords are hashed with argon2id; tokens are 256 random bits, so only their sha256 is kept.
-A successful check is remembered briefly (keyed by a hash of the credentials), because
-installers send credentials with every request and argon2 is slow on purpose.
+A successful check is remembered briefly, because installers send credentials with every
+request and argon2 is slow on purpose. It is remembered for the client address that made it:
+credentials proven from an address are no guess when that address sends them again, so only
+checks that are not remembered need the brute-force guard's leave.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -54,8 +57,9 @@ def common_name(subject: str) -> str | None:
     return None
 
 
-def _credentials_key(credentials: Credentials) -> str:
-    return hashlib.sha256(f"{credentials.username}\0{credentials.password}".encode()).hexdigest()
+def _memory_key(credentials: Credentials, address: str) -> str:
+    text = f"{address}\0{credentials.username}\0{credentials.password}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def hash_token(token: str) -> str:
@@ -75,6 +79,15 @@ def _valid_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"Passwords have at least {MIN_PASSWORD} characters.")
     return password
+
+
+def project_pattern(raw: str) -> str:
+    """A token's project name or glob in the form of the names it is matched against (PEP 503:
+    lowercase, every run of '-', '_' and '.' one '-'), so 'Acme_*' matches 'acme-utils'."""
+    pattern = re.sub(r"[-_.]+", "-", raw.strip()).lower()
+    if not pattern.strip("-"):
+        raise InvalidInput(f"{raw!r} is not a project name or glob.")
+    return pattern
 
 
 def scope_of(record: TokenRecord) -> TokenScope:
@@ -194,7 +207,7 @@ class AuthService:
         if indexes:
             scopes["indexes"] = indexes
         if projects:
-            scopes["projects"] = projects
+            scopes["projects"] = [project_pattern(p) for p in projects]
         with self.database.begin() as connection:
             index_id = get_index(connection, index).id if index else None
             for name in indexes or ():
@@ -228,17 +241,17 @@ class AuthService:
 
     # -- authentication --------------------------------------------------------------------
 
-    def remembered(self, credentials: Credentials) -> Principal | None:
-        """The principal of credentials checked a moment ago, without touching the database
-        (None when they must be checked)."""
-        entry = self._verified.get(_credentials_key(credentials))
+    def remembered(self, credentials: Credentials, *, address: str) -> Principal | None:
+        """The principal of credentials checked a moment ago from the same client address,
+        without touching the database (None when they must be checked)."""
+        entry = self._verified.get(_memory_key(credentials, address))
         if entry is None or entry[0] <= time.monotonic():
             return None
         return self._unexpired(entry[1])
 
-    def authenticate(self, credentials: Credentials) -> Principal:
+    def authenticate(self, credentials: Credentials, *, address: str) -> Principal:
         """The principal the credentials name; Unauthenticated if they name nobody."""
-        principal = self.remembered(credentials)
+        principal = self.remembered(credentials, address=address)
         if principal is not None:
             return principal
         epoch = self._epoch
@@ -246,7 +259,7 @@ class AuthService:
         if len(self._verified) > 10_000:
             self._verified.clear()
         if epoch == self._epoch:
-            key = _credentials_key(credentials)
+            key = _memory_key(credentials, address)
             self._verified[key] = (time.monotonic() + VERIFIED_FOR, principal)
         return self._unexpired(principal)
 

@@ -51,7 +51,12 @@ def token_create(
     ] = None,
     project: Annotated[
         list[str] | None,
-        typer.Option("--project", help="Limit uploads to these projects (name or glob)."),
+        typer.Option(
+            "--project",
+            help="Limit the token to these projects (name or glob, repeatable): it uploads,"
+            " yanks and reads only them, not other projects of the index nor its list of"
+            " projects. Installs that need other projects want a token without --project.",
+        ),
     ] = None,
     user: Annotated[
         str | None,

@@ -255,3 +255,16 @@ audit_log = Table(
     Column("project", String(255)),
     Column("detail", Text),
 )
+
+# The brute-force guard's counts, one row per client address, shared by every worker and
+# replica: the credential checks it began in the current window (counted as they arrive, reset
+# by a success) and when its lockout ends (``storage.guard``). Quiet rows are pruned.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("window_started", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Index(None, "window_started"),
+)

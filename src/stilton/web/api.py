@@ -23,6 +23,7 @@ from stilton.core.errors import (
 from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
+from stilton.core.names import ProjectName, normalize_project_name
 from stilton.core.permissions import Acl, Action, Principal, allowed, parse_principals
 from stilton.core.policies import Policy
 from stilton.indexes.hosted import HostedIndex
@@ -321,10 +322,12 @@ def create_api(state: WebState) -> FastAPI:
         )
         return AclModel(**acl.to_mapping())
 
-    async def _hosted(name: str, caller: Principal, action: Action) -> HostedIndex:
+    async def _hosted(
+        name: str, caller: Principal, action: Action, project: ProjectName
+    ) -> HostedIndex:
         index = await run_in_threadpool(runtime.hosted, name)
         acl = IndexConfig.from_mapping(index.record.config).acl
-        if not allowed(caller, action, index.name, acl):
+        if not allowed(caller, action, index.name, acl, project):
             raise PermissionDenied(f"{caller.label} may not change files of index {name!r}.")
         return index
 
@@ -346,7 +349,7 @@ def create_api(state: WebState) -> FastAPI:
         if body.version is None and body.filename is None:
             raise InvalidInput("Name a release (version) or a file (filename).")
         action = Action.ADMIN if verb == "delete" else Action.UPLOAD
-        index = await _hosted(name, caller, action)
+        index = await _hosted(name, caller, action, normalize_project_name(body.project))
         address = client_address(request)
         if verb == "delete":
             names = await run_in_threadpool(

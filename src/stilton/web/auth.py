@@ -9,18 +9,21 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from stilton.auth.credentials import parse_basic_authorization
+from stilton.auth.credentials import Credentials, parse_basic_authorization
 from stilton.core.errors import (
     AuthenticationRequired,
+    InvalidInput,
     PermissionDenied,
     StiltonError,
     Unauthenticated,
 )
-from stilton.core.names import IndexName, ProjectName
+from stilton.core.filenames import parse_distribution_filename
+from stilton.core.names import IndexName, ProjectName, is_valid_project_name, normalize_project_name
 from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, allowed
+from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
-from stilton.web.state import state_of
+from stilton.web.state import WebState, state_of
 
 
 def client_address(request: Request) -> str:
@@ -29,55 +32,111 @@ def client_address(request: Request) -> str:
 
 async def principal_of(request: Request) -> Principal:
     """The principal the request's credentials name (anonymous without any); bad credentials
-    raise Unauthenticated, after the brute-force guard's delay."""
+    raise Unauthenticated, after the brute-force guard's delay, and credentials from a
+    locked-out address TooManyAttempts, unchecked."""
     cached = request.scope.get("stilton.principal")
     if isinstance(cached, Principal):
         return cached
     credentials = parse_basic_authorization(request.headers.get("authorization"))
     if credentials is None:
-        subject = request.scope.get(CLIENT_CERT_SUBJECT)
-        if not subject:
-            return ANONYMOUS_PRINCIPAL
-        auth = state_of(request).runtime.auth
-        principal = await run_in_threadpool(auth.certificate_user, subject)
-        request.scope["stilton.principal"] = principal
-        return principal
-    state = state_of(request)
-    address = client_address(request)
-    state.guard.check(address)
-    try:
-        remembered = state.runtime.auth.remembered(credentials)
-        if remembered is not None:
-            return remembered
-        principal = await run_in_threadpool(state.runtime.auth.authenticate, credentials)
-    except Unauthenticated:
-        delay = state.guard.failed(address)
-        await run_in_threadpool(
-            state.runtime.auth.audit,
-            f"user:{credentials.username}" if not credentials.is_token else "token:?",
-            "failed login",
-            address=address,
-            detail=request.url.path,
-        )
-        if delay:
-            await asyncio.sleep(delay)
-        raise
-    state.guard.succeeded(address)
+        principal = await _certificate_principal(request)
+    else:
+        principal = await _checked(request, credentials)
     request.scope["stilton.principal"] = principal
     return principal
+
+
+async def _certificate_principal(request: Request) -> Principal:
+    subject = request.scope.get(CLIENT_CERT_SUBJECT)
+    if not subject:
+        return ANONYMOUS_PRINCIPAL
+    return await run_in_threadpool(state_of(request).runtime.auth.certificate_user, subject)
+
+
+async def _checked(request: Request, credentials: Credentials) -> Principal:
+    """Credentials this address proved a moment ago are known at once (they are no guess);
+    others are checked once per address at a time, with the brute-force guard's leave."""
+    state, address = state_of(request), client_address(request)
+    remembered = state.runtime.auth.remembered(credentials, address=address)
+    if remembered is not None:
+        return remembered
+    path = request.url.path
+    return await state.checks.once(
+        (address, credentials), lambda: _check(state, credentials, address, path)
+    )
+
+
+async def _check(state: WebState, credentials: Credentials, address: str, path: str) -> Principal:
+    """Counted by the guard as it arrives (a locked-out address, or one past its limit, gets
+    429 before anything is hashed), then run when a slot is free."""
+    await run_in_threadpool(state.guard.attempt, address)
+    auth = state.runtime.auth
+    try:
+        async with state.checks.turn(credentials):
+            principal = await run_in_threadpool(auth.authenticate, credentials, address=address)
+    except Unauthenticated:
+        await _failed(state, credentials, address, path)
+        raise
+    await run_in_threadpool(state.guard.succeeded, address)
+    return principal
+
+
+async def _failed(state: WebState, credentials: Credentials, address: str, path: str) -> None:
+    """Audit a failed check, then refuse (the address is locked out now) or delay the answer."""
+    actor = "token:?" if credentials.is_token else f"user:{credentials.username}"
+    await run_in_threadpool(
+        state.runtime.auth.audit, actor, "failed login", address=address, detail=path
+    )
+    delay = await run_in_threadpool(state.guard.failed, address)
+    if delay:
+        await asyncio.sleep(delay)
 
 
 async def authorize(
     request: Request, index: Index, action: Action, project: ProjectName | None = None
 ) -> Principal:
+    """The principal, if it may do ``action`` on ``index`` (and ``project``: on read routes it
+    is taken from the path when not given); else 401 or 403."""
     state = state_of(request)
     acl = state.acl(index.name)
     if action is Action.READ and acl.is_public:
         return ANONYMOUS_PRINCIPAL  # the hot path: nothing to check
     principal = await _principal(request, index.name, action)
+    if action is Action.READ:
+        project = project or project_in_path(request)
+        _check_read_scope(principal, index.name, project)
     if allowed(principal, action, index.name, acl, project):
         return principal
     raise _refusal(principal, action, index.name, project)
+
+
+def project_in_path(request: Request) -> ProjectName | None:
+    """The project a read route's path names: a page or JSON document's project, or the
+    project in a file's (or its metadata's) filename. None for an index's project list."""
+    params = request.path_params
+    raw = params.get("project")
+    if raw is not None:
+        return normalize_project_name(raw) if is_valid_project_name(raw) else None
+    filename = params.get("filename")
+    if filename is None:
+        return None
+    try:
+        return parse_distribution_filename(filename.removesuffix(METADATA_SUFFIX)).project
+    except InvalidInput:
+        return None
+
+
+def _check_read_scope(principal: Principal, index: str, project: ProjectName | None) -> None:
+    """A token limited to some projects reads only those: not an index's project list (the
+    names of the others), nor a file whose name names no project."""
+    scope = principal.scope
+    if scope is None or scope.projects is None or project is not None:
+        return
+    projects = ", ".join(repr(p) for p in scope.projects)
+    raise PermissionDenied(
+        f"{principal.label} is limited to the projects {projects}; it may read their pages"
+        f" and files in index {index!r}, not the index's list of projects."
+    )
 
 
 async def authorize_sources(

@@ -16,7 +16,7 @@ from stilton.indexes.base import Index, Staleness, StoredBlob
 from stilton.indexes.single_flight import SingleFlight
 from stilton.runtime import Runtime
 from stilton.web.cache import Stamp, StampedCache, Versions
-from stilton.web.guard import FailureGuard
+from stilton.web.guard import CredentialChecks, FailureGuard
 
 FILE_LOOKUP_WEIGHT = 256  # bytes, roughly, of one remembered file lookup
 
@@ -75,8 +75,9 @@ class WebState:
     # (project or None for the list, format, the members a list is made of or None for all)
     pages: StampedCache[tuple[str | None, str, frozenset[IndexName] | None], RenderedPage]
     files: StampedCache[tuple[str, str, bool], OpenedFile]
+    guard: FailureGuard
+    checks: CredentialChecks
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
-    guard: FailureGuard = field(default_factory=FailureGuard)
     renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
 
     @classmethod
@@ -88,6 +89,8 @@ class WebState:
             versions,
             StampedCache(versions, settings.page_cache_bytes, lambda page: page.weight),
             StampedCache(versions, settings.page_cache_bytes // 8, lambda _: FILE_LOOKUP_WEIGHT),
+            FailureGuard.from_settings(runtime.database, settings),
+            CredentialChecks.from_settings(settings),
         )
 
     async def index(self, name: str) -> Index:
