@@ -6,10 +6,11 @@ Both are the inverse of what ``pypi_simple`` parses, and are tested by round tri
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
+
+import orjson
 
 from stilton.core.model import DistributionFile, ProjectDetail, ProjectStatus, ProjectSummary
 from stilton.core.names import IndexName
@@ -20,10 +21,13 @@ API_VERSION = "1.4"
 
 def format_upload_time(moment: datetime) -> str:
     """PEP 700: ``yyyy-mm-ddThh:mm:ss.ffffffZ`` in UTC."""
-    if moment.tzinfo is not UTC:
+    if moment.utcoffset():
         moment = moment.astimezone(UTC)
-    # isoformat() is several times faster than strftime(), which matters on big pages.
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # By hand: strftime() costs several times more, which shows on pages of 15,000 files.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
+    )
 
 
 def _html_page(title: str, head_extra: str, body: str) -> bytes:
@@ -52,7 +56,7 @@ def render_project_list_json(projects: Iterable[ProjectSummary], last_serial: in
             for project in projects
         ],
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+    return orjson.dumps(document)
 
 
 def _file_anchor(index: IndexName, file: DistributionFile) -> str:
@@ -136,4 +140,4 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "versions": list(detail.versions),
         "files": [_file_json(detail.index, file) for file in _served_files(detail)],
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+    return orjson.dumps(document)

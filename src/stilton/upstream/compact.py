@@ -4,10 +4,11 @@ biggest public pages list ~15,000 files)."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
@@ -40,7 +41,7 @@ def encode_page(page: UpstreamPage) -> bytes:
         "versions": list(page.versions),
         "files": [_entry(file) for file in page.files],
     }
-    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), LEVEL)
+    return zlib.compress(orjson.dumps(document), LEVEL)
 
 
 def _file(entry: list[Any]) -> UpstreamFile:
@@ -64,8 +65,8 @@ def _file(entry: list[Any]) -> UpstreamFile:
 def decode_page(data: bytes) -> UpstreamPage:
     """The page ``encode_page`` wrote (ValueError if the bytes are not such a document)."""
     try:
-        document = json.loads(zlib.decompress(data))
-    except zlib.error as exc:
+        document = orjson.loads(zlib.decompress(data))
+    except (zlib.error, orjson.JSONDecodeError) as exc:
         raise ValueError(f"not a compressed page document: {exc}") from exc
     if not isinstance(document, dict) or document.get("v") != FORMAT:
         raise ValueError("not a page document of a known format")

@@ -10,12 +10,13 @@ type is treated as absent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
+
+import orjson
 
 HEX = frozenset("0123456789abcdefABCDEF")
 SUPPORTED_MAJOR = 1  # PEP 629: a page of a greater major API version cannot be read
@@ -128,7 +129,7 @@ def _json_link(entry: object, join: Callable[[str], str]) -> RawLink | None:
 
 def read_json_page(body: bytes, url: str) -> RawPage:
     """A PEP 691 project page (ValueError if it is not one; RecursionError if hostile)."""
-    document = json.loads(body)
+    document = orjson.loads(body)  # its errors are ValueErrors; it refuses deep nesting
     if not isinstance(document, dict):
         raise ValueError("the page is not a JSON object")
     meta = document.get("meta")

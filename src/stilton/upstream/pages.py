@@ -195,7 +195,8 @@ def _read(body: bytes, content_type: str, url: str) -> RawPage:
 
 
 def _unparsable(url: str, exc: BaseException) -> UpstreamError:
-    reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    deep = isinstance(exc, RecursionError) or "depth limit" in str(exc)  # orjson says so
+    reason = "it is nested too deeply" if deep else str(exc)
     return UpstreamError(
         f"The upstream's page at {redact_url(url)} cannot be parsed: {reason[:500]}"
     )

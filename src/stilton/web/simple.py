@@ -92,10 +92,13 @@ def _format(request: Request) -> SimpleFormat:
 
 
 GZIP_MIN_SIZE = 1024  # bytes; smaller pages are sent as they are
+# Big pages are compressed fast (level 1: a 9 MB page in ~30 ms, not ~110 ms, ~10% larger).
+GZIP_FAST_SIZE = 256 * 1024
 
 
 def _rendered(body: bytes, serial: int, view: ProjectView | None = None) -> RenderedPage:
-    gzipped = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_SIZE else None
+    level = 1 if len(body) >= GZIP_FAST_SIZE else 6
+    gzipped = gzip.compress(body, level, mtime=0) if len(body) >= GZIP_MIN_SIZE else None
     if view is None:
         return RenderedPage(body, make_etag(body), serial, None, gzipped)
     return RenderedPage(body, make_etag(body), serial, view.stale, gzipped, view.sources)
