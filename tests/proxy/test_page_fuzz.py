@@ -171,7 +171,7 @@ def assert_safe(page: UpstreamPage) -> None:
     assert len(names) == len(set(names))
     for file in page.files:
         assert file.url.startswith(("http://", "https://"))
-        assert file.sha256 is None or SHA256.fullmatch(file.sha256)
+        assert not file.sha256 or SHA256.fullmatch(file.sha256)  # "": none given
         assert file.metadata_sha256 is None or SHA256.fullmatch(file.metadata_sha256)
         assert file.size is None or 0 <= file.size < 2**63
         assert "\x00" not in (file.requires_python or "") + (file.yanked_reason or "")

@@ -20,11 +20,9 @@ from urllib.parse import quote
 from anyio import to_thread
 
 from stilton.core.errors import InvalidInput, NotFound, StiltonError, UpstreamError
-from stilton.core.filenames import quick_kind
 from stilton.core.index_config import IndexConfig
 from stilton.core.metadata import parse_core_metadata, release_info
 from stilton.core.model import (
-    Digests,
     DistributionFile,
     IndexKind,
     ProjectDetail,
@@ -132,7 +130,7 @@ class ProxyIndex:
         fresh_for: float | None = None,
         stale: Staleness | None = None,
     ) -> ProjectView:
-        missing = [f for f in known.page.files if f.sha256 is None and not known.file_learnt(f)]
+        missing = [f for f in known.page.files if not f.sha256 and not known.file_learnt(f)]
         if missing and not self.config.offline:
             await self._compute_missing_digests(missing)
             known = await self.pages.known(name) or known
@@ -153,7 +151,7 @@ class ProxyIndex:
 
     def _detail(self, known: KnownPage) -> ProjectDetail:
         page = known.page
-        served = tuple(self._distribution_file(page.project, f) for f in known.files() if f.sha256)
+        served = tuple(f for f in known.files() if f.sha256)
         versions = set(page.versions) | {f.version for f in served}
         return ProjectDetail(
             index=self.name,
@@ -164,26 +162,6 @@ class ProxyIndex:
             status=page.status,
             status_reason=page.status_reason,
             last_serial=page.serial or 0,
-        )
-
-    def _distribution_file(self, project: ProjectName, file: UpstreamFile) -> DistributionFile:
-        assert file.sha256 is not None
-        packagetype, python_version = quick_kind(file.filename)
-        return DistributionFile(
-            filename=file.filename,
-            version=file.version,
-            packagetype=packagetype,
-            python_version=python_version,
-            size=file.size,
-            digests=Digests(file.sha256),
-            upload_time=file.upload_time,
-            requires_python=file.requires_python,
-            yanked=file.yanked,
-            yanked_reason=file.yanked_reason,
-            # Every wheel has metadata: passed through, or extracted on first request.
-            has_metadata=file.filename.endswith(".whl"),
-            metadata_sha256=file.metadata_sha256,
-            provenance_url=file.provenance_url,
         )
 
     # -- the Warehouse JSON API ------------------------------------------------------------------

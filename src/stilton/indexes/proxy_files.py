@@ -165,8 +165,8 @@ class ProxyFiles:
 
     def _kept_elsewhere(self, file: UpstreamFile) -> StoredBlob | None:
         """A file another process downloaded while this one waited for the lease."""
-        sha256 = file.sha256
-        if sha256 is None:
+        sha256: str | None = file.sha256
+        if not sha256:
             with self.database.connect() as connection:
                 facts = upstream_cache.find_facts(connection, self.record, self._project(file))
             sha256 = facts[file.filename].sha256 if file.filename in facts else None
@@ -175,7 +175,7 @@ class ProxyFiles:
 
     async def _keep(self, file: UpstreamFile, spooled: SpooledFile) -> StoredBlob:
         actual = spooled.digests.sha256
-        if file.sha256 is not None and actual != file.sha256:
+        if file.sha256 and actual != file.sha256:
             spooled.discard()
             logger.error("digest mismatch for %s from %s", file.filename, self.record.name)
             raise DigestMismatch(file.filename, "sha256", file.sha256, actual)
@@ -187,7 +187,7 @@ class ProxyFiles:
     def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:
         with self.database.begin() as connection:
             upstream_cache.add_cached(connection, self.record, sha256, size, _now())
-            if file.sha256 is None or file.size is None:
+            if not file.sha256 or file.size is None:
                 # The page gains a link (or the link its size).
                 self._learnt(connection, file, FileFacts(file.filename, sha256, size))
 
@@ -212,7 +212,6 @@ class ProxyFiles:
         return await self._metadata.run(filename, lambda: self._obtain_metadata(file, dist))
 
     def _kept_metadata(self, file: UpstreamFile) -> StoredBlob | None:
-        assert file.sha256 is not None
         with self.database.connect() as connection:
             facts = upstream_cache.find_facts(connection, self.record, self._project(file))
         known = facts.get(file.filename)
@@ -242,7 +241,7 @@ class ProxyFiles:
         return StoredBlob(digest, len(data))
 
     async def _metadata_from_upstream(self, file: UpstreamFile) -> bytes | None:
-        if not file.has_metadata or self.config.offline:
+        if not file.upstream_metadata or self.config.offline:
             return None
         data = await self.client.fetch_bytes(_without_fragment(file.url) + ".metadata")
         expected = file.metadata_sha256
@@ -255,7 +254,7 @@ class ProxyFiles:
     async def _metadata_from_cache(
         self, file: UpstreamFile, dist: DistributionFilename
     ) -> bytes | None:
-        if file.sha256 is None or await to_thread.run_sync(self._cached_size, file.sha256) is None:
+        if not file.sha256 or await to_thread.run_sync(self._cached_size, file.sha256) is None:
             return None
         path = self.blobs.local_path(file.sha256)
         if path is None:
@@ -279,11 +278,10 @@ class ProxyFiles:
         return await fetch_wheel_metadata(dist, size, fetch)
 
     def _record_metadata(self, file: UpstreamFile, data: bytes, digest: str) -> None:
-        assert file.sha256 is not None
         self.blobs.put_bytes(data, digest)
         facts = FileFacts(file.filename, file.sha256, None, digest, len(data))
         with self.database.begin() as connection:
-            if file.metadata_sha256 is None:
+            if not file.metadata_sha256:
                 self._learnt(connection, file, facts)  # the link gains the metadata's hash
             else:
                 upstream_cache.save_facts(connection, self.record, self._project(file), facts)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from anyio import to_thread
 
-from stilton.core.model import ProjectDetail
+from stilton.core.model import Digests, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
 from stilton.indexes.single_flight import SingleFlight
@@ -99,9 +99,11 @@ class KnownPage:
         confirmed._detail = self._detail
         return confirmed
 
-    def files(self) -> list[UpstreamFile]:
+    def files(self) -> tuple[UpstreamFile, ...]:
         """Every file, with what was learnt about it (a computed digest, metadata)."""
-        return [self._learnt(f) for f in self.page.files]
+        if not self.facts:
+            return self.page.files
+        return tuple(self._learnt(f) for f in self.page.files)
 
     def file(self, filename: str) -> UpstreamFile | None:
         if self._by_name is None:
@@ -115,13 +117,12 @@ class KnownPage:
 
     def _learnt(self, file: UpstreamFile) -> UpstreamFile:
         facts = self.facts.get(file.filename)
-        if facts is None or (file.sha256 is not None and facts.sha256 != file.sha256):
+        if facts is None or (file.sha256 and facts.sha256 != file.sha256):
             return file  # nothing learnt, or learnt about other bytes
         return replace(
             file,
-            sha256=facts.sha256,
+            digests=Digests(facts.sha256),
             size=file.size if file.size is not None else facts.size,
-            has_metadata=file.has_metadata or facts.metadata_sha256 is not None,
             metadata_sha256=file.metadata_sha256 or facts.metadata_sha256,
         )
 

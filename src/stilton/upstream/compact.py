@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from stilton.core.model import ProjectStatus
+from stilton.core.filenames import PackageType, quick_kind
+from stilton.core.model import Digests, ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.upstream.pages import UpstreamFile, UpstreamPage
 
@@ -24,10 +25,10 @@ def _time(moment: datetime | None) -> str | None:
 
 def _entry(file: UpstreamFile) -> list[Any]:
     yanked: object = (file.yanked_reason or True) if file.yanked else False
-    metadata: object = (file.metadata_sha256 or True) if file.has_metadata else False
+    metadata: object = (file.metadata_sha256 or True) if file.upstream_metadata else False
     return [
-        file.filename, file.url, file.version, file.sha256, file.size, _time(file.upload_time),
-        file.requires_python, yanked, metadata, file.provenance_url,
+        file.filename, file.url, file.version, file.sha256 or None, file.size,
+        _time(file.upload_time), file.requires_python, yanked, metadata, file.provenance_url,
     ]  # fmt: skip
 
 
@@ -46,19 +47,24 @@ def encode_page(page: UpstreamPage) -> bytes:
 
 def _file(entry: list[Any]) -> UpstreamFile:
     filename, url, version, sha256, size, upload_time, requires_python, yanked, metadata = entry[:9]
+    packagetype, python_version = quick_kind(filename)
     return UpstreamFile(
-        filename=filename,
-        url=url,
-        version=version,
-        sha256=sha256,
-        size=size,
-        upload_time=datetime.fromisoformat(upload_time) if upload_time else None,
-        requires_python=requires_python,
-        yanked=yanked is not False,
-        yanked_reason=yanked if isinstance(yanked, str) else None,
-        has_metadata=metadata is not False,
-        metadata_sha256=metadata if isinstance(metadata, str) else None,
-        provenance_url=entry[9],
+        filename,
+        version,
+        packagetype,
+        python_version,
+        size,
+        Digests(sha256 or ""),
+        datetime.fromisoformat(upload_time) if upload_time else None,
+        requires_python,
+        yanked is not False,
+        yanked if isinstance(yanked, str) else None,
+        packagetype is PackageType.WHEEL,
+        metadata if isinstance(metadata, str) else None,
+        None,
+        entry[9],
+        url,
+        metadata is not False,
     )
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stilton.core.errors import UpstreamError
-from stilton.core.filenames import FilenameMatcher
-from stilton.core.model import ProjectStatus
+from stilton.core.filenames import FilenameMatcher, PackageType, quick_kind
+from stilton.core.model import Digests, DistributionFile, ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.core.upstream import origin_of, redact_url
 from stilton.upstream.page_formats import RawLink, RawPage, read_html_page, read_json_page
@@ -33,19 +33,14 @@ PARSE_ERRORS = (ValueError, KeyError, TypeError, RecursionError, AssertionError)
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamFile:
-    filename: str
-    url: str  # absolute
-    version: str
-    sha256: str | None
-    size: int | None = None
-    upload_time: datetime | None = None
-    requires_python: str | None = None
-    yanked: bool = False
-    yanked_reason: str | None = None
-    has_metadata: bool = False
-    metadata_sha256: str | None = None
-    provenance_url: str | None = None
+class UpstreamFile(DistributionFile):
+    """A file of an upstream page as a proxy serves it (so a page's files need no conversion:
+    a page may list 15,000), with where to fetch it and whether the upstream serves its core
+    metadata. Every wheel offers metadata (passed through, or extracted on first request).
+    A sha256 the upstream did not give is "" until the proxy learns it."""
+
+    url: str = ""  # absolute
+    upstream_metadata: bool = False  # the upstream serves PEP 658 metadata at url + .metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,22 +73,27 @@ class _Links:
         version = self.filenames.match(link.filename)
         if version is None or not self._http(link.url):
             return None
-        wheel = link.filename.endswith(".whl")
+        packagetype, python_version = quick_kind(link.filename)
+        wheel = packagetype is PackageType.WHEEL
         metadata = link.metadata
         provenance = link.provenance
         return UpstreamFile(
-            filename=link.filename,
-            url=link.url,
-            version=version,
-            sha256=_sha256(link.hashes),
-            size=_count(link.size),
-            upload_time=_time(link.upload_time),
-            requires_python=_text(link.requires_python),
-            yanked=link.yanked is not False,
-            yanked_reason=_text(link.yanked) if isinstance(link.yanked, str) else None,
-            has_metadata=metadata is not False and wheel,
-            metadata_sha256=_sha256(metadata) if wheel and isinstance(metadata, dict) else None,
-            provenance_url=provenance if provenance and origin_of(provenance) else None,
+            link.filename,
+            version,
+            packagetype,
+            python_version,
+            _count(link.size),
+            Digests(_sha256(link.hashes) or ""),
+            _time(link.upload_time),
+            _text(link.requires_python),
+            link.yanked is not False,
+            _text(link.yanked) if isinstance(link.yanked, str) else None,
+            wheel,
+            _sha256(metadata) if wheel and isinstance(metadata, dict) else None,
+            None,
+            provenance if provenance and origin_of(provenance) else None,
+            link.url,
+            metadata is not False and wheel,
         )
 
 
