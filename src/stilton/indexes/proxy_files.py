@@ -185,7 +185,7 @@ class ProxyFiles:
         return StoredBlob(actual, spooled.size)
 
     def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:
-        with self.database.begin() as connection:
+        with self.database.begin(durable=False) as connection:
             upstream_cache.add_cached(connection, self.record, sha256, size, _now())
             if not file.sha256 or file.size is None:
                 # The page gains a link (or the link its size).
@@ -280,7 +280,7 @@ class ProxyFiles:
     def _record_metadata(self, file: UpstreamFile, data: bytes, digest: str) -> None:
         self.blobs.put_bytes(data, digest)
         facts = FileFacts(file.filename, file.sha256, None, digest, len(data))
-        with self.database.begin() as connection:
+        with self.database.begin(durable=False) as connection:
             if not file.metadata_sha256:
                 self._learnt(connection, file, facts)  # the link gains the metadata's hash
             else:
@@ -303,7 +303,7 @@ class ProxyFiles:
 
     def _flush(self, pending: dict[str, datetime]) -> None:
         if pending:
-            with self.database.begin() as connection:
+            with self.database.begin(durable=False) as connection:
                 upstream_cache.touch_cached(connection, self.record, pending.items())
 
     def stats(self) -> tuple[int, int]:
@@ -321,7 +321,7 @@ class ProxyFiles:
 
     def _evict(self, limit: int, protect: str | None) -> list[str]:
         evicted: list[str] = []
-        with self.database.begin() as connection:
+        with self.database.begin(durable=False) as connection:
             _count, total = upstream_cache.cache_stats(connection, self.record)
             for sha256, size in upstream_cache.least_recently_used(connection, self.record):
                 if total <= limit:

@@ -340,20 +340,20 @@ class ProxyPages:
 
     def _write(self, name: ProjectName, known: KnownPage, confirm_only: bool, first: bool) -> None:
         if confirm_only:
-            with self.database.begin() as connection:
+            with self.database.begin(durable=False) as connection:
                 upstream_cache.mark_checked(connection, self.record, name, known.checked_at)
             return
         stored = StoredPage(
             name, encode_page(known.page), len(known.page.files), known.etag,
             known.last_modified, known.page.serial, known.fetched_at, known.checked_at,
         )  # fmt: skip
-        with self.database.begin() as connection:
+        with self.database.begin(durable=False) as connection:
             upstream_cache.save_page(connection, self.record, stored)
             if first:
                 publish(connection, ChangeScope.LISTING, self.name)
 
     def _forget(self, name: ProjectName) -> None:
-        with self.database.begin() as connection:
+        with self.database.begin(durable=False) as connection:
             if upstream_cache.forget_page(connection, self.record, name):
                 publish(connection, ChangeScope.PROJECT, self.name, name)
 

@@ -132,12 +132,15 @@ class Database:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction. ``durable=False`` is for what can be had again (a proxy's
+        cache): on SQLite its commit is not waited onto the disk, so a power cut may undo it
+        (never corrupt it); the next durable commit makes it durable too (WAL mode)."""
         if getattr(self._writing, "active", False):
             raise RuntimeError("a write transaction inside another one would wait for itself")
         self._writing.active = True
         try:
-            with self._writer.connect() as connection:
+            with self._writer.connect() as connection, self._synchronous(connection, durable):
                 take_pending(connection)  # nothing left over from an earlier, failed use
                 self._begin(connection)
                 try:
@@ -154,6 +157,20 @@ class Database:
             self._writing.active = False
         if committed and self.on_commit is not None:
             self.on_commit(committed)
+
+    @contextmanager
+    def _synchronous(self, connection: Connection, durable: bool) -> Iterator[None]:
+        """SQLite: a commit that need not be durable is not waited onto the disk."""
+        if durable or not self.is_sqlite:
+            yield
+            return
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA synchronous=NORMAL")  # outside any transaction, by the driver
+        try:
+            yield
+        finally:
+            driver.execute("PRAGMA synchronous=FULL")
 
     def _begin(self, connection: Connection) -> None:
         """Begin, retrying a few times (logged) where another writer held the lock too long."""
