@@ -17,6 +17,9 @@ from markupsafe import Markup
 KEEP = 256  # rendered descriptions kept
 # Heading anchors with no text: a screen reader announces them as empty links.
 _EMPTY_ANCHOR = re.compile(r'<a href="#[^"]*"(?: rel="nofollow")?></a>')
+# A code block's language (``<pre lang="python">``) is not a human language: screen readers
+# would switch voices on it.
+_CODE_LANG = re.compile(r'<pre lang="([^"]*)"')
 
 
 def _content_type(raw: str | None) -> tuple[str, dict[str, str]]:
@@ -37,7 +40,8 @@ def render_description(text: str, content_type: str | None) -> Markup:
         html = readme_renderer.rst.render(text)
     if html is None:  # reStructuredText that does not parse is shown as text
         html = readme_renderer.txt.render(text)
-    return Markup(_EMPTY_ANCHOR.sub("", html))  # noqa: S704 - sanitised by readme_renderer (nh3)
+    html = _CODE_LANG.sub(r'<pre data-lang="\1"', _EMPTY_ANCHOR.sub("", html))
+    return Markup(html)  # noqa: S704 - sanitised by readme_renderer (nh3)
 
 
 class Readmes:
