@@ -144,16 +144,8 @@ async def _tokens_page(
     assert principal.username is not None
     tokens = await run_in_threadpool(_own_tokens, request, principal.username)
     indexes = await run_in_threadpool(_readable_indexes, request, principal)
-    response = page(
-        request,
-        "tokens.html",
-        status,
-        tokens=tokens,
-        indexes=indexes,
-        created=None,
-        error=None,
-        **extra,
-    )
+    context: dict[str, Any] = {"created": None, "error": None, **extra}
+    response = page(request, "tokens.html", status, tokens=tokens, indexes=indexes, **context)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -167,13 +167,12 @@ def _poetry(t: Target) -> list[Snippet]:
 
 
 def _pdm(t: Target) -> list[Snippet]:
+    # pdm expands ${VARIABLES} in a source's URL (PROTOCOLS.md §4.5).
     text = (
         "# named pypi, it replaces the public index\n"
-        f'[[tool.pdm.source]]\nname = "pypi"\nurl = "{t.simple_url}"\n'
+        f'[[tool.pdm.source]]\nname = "pypi"\nurl = "{t.reading_url(f"${{{TOKEN_VARIABLE}}}")}"\n'
         f"verify_ssl = {'false' if t.insecure else 'true'}\n"
     )
-    if t.private:
-        text += f'username = "{TOKEN_USER}"\npassword = "${{{TOKEN_VARIABLE}}}"\n'
     return [
         Snippet("pdm-source", "pdm", "Project source", text, SnippetKind.INSTALL, "pyproject.toml")
     ]
