@@ -38,10 +38,10 @@ def render_description(text: str, content_type: str | None) -> Markup:
         html = readme_renderer.txt.render(text)
     else:
         html = readme_renderer.rst.render(text)
-    if html is None:  # reStructuredText that does not parse is shown as text
-        html = readme_renderer.txt.render(text)
-    html = _CODE_LANG.sub(r'<pre data-lang="\1"', _EMPTY_ANCHOR.sub("", html))
-    return Markup(html)  # noqa: S704 - sanitised by readme_renderer (nh3)
+    # reStructuredText that does not parse is shown as text.
+    shown = html if html is not None else (readme_renderer.txt.render(text) or "")
+    shown = _CODE_LANG.sub(r'<pre data-lang="\1"', _EMPTY_ANCHOR.sub("", shown))
+    return Markup(shown)  # noqa: S704 - sanitised by readme_renderer (nh3)
 
 
 class Readmes:
