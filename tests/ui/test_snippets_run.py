@@ -40,7 +40,7 @@ pytestmark = pytest.mark.e2e
 INDEX = "team"
 INSTALLED = Dist("snip-twine", "1.0")  # what twine publishes, and every installer installs
 TOOLS: dict[str, PinnedTool] = {
-    "uv": UV, "poetry": POETRY, "pdm": PDM, "pipenv": PIPENV, "hatch": HATCH,
+    "poetry": POETRY, "pdm": PDM, "pipenv": PIPENV, "hatch": HATCH,
     "twine": TWINE, "flit": FLIT,
 }  # fmt: skip
 
@@ -87,6 +87,10 @@ def snippets(live: StiltonServer, token: str) -> dict[str, str]:
 def shims(workspace: Workspace) -> Path:
     """A bin directory where each client's name runs its pinned version."""
     bin_dir = workspace.directory("shims")
+    # uv itself is the uv running the tests: a pinned uv fetched by `uv tool run` would be
+    # looked up on the index a snippet's UV_DEFAULT_INDEX names.
+    (bin_dir / "uv").write_text(f'#!/bin/sh\nexec {uv_binary()} "$@"\n')
+    (bin_dir / "uv").chmod(0o755)
     for name, tool in TOOLS.items():
         script = bin_dir / name
         extra = ""
@@ -168,7 +172,7 @@ def test_install_snippets_in_a_venv(
 ) -> None:
     workspace = Workspace(tmp_path)
     venv = a_venv(workspace)
-    # uv runs through `uv tool run`, which has an environment of its own: name the target.
+    # `uv pip` installs into the environment UV_PYTHON names.
     env = {"VIRTUAL_ENV": str(venv), "UV_PYTHON": str(venv_python(venv))}
     text = package(snippets[snippet])
     if snippet == "pip-conf":
