@@ -307,6 +307,8 @@ def search(
         return []
     found: dict[tuple[str, str], SearchHit] = {}
     for step in (_by_name, _by_words, _by_fuzzy_name):
+        if step is _by_fuzzy_name and any(h.match in ("name", "prefix") for h in found.values()):
+            break  # names like it are for a name not found (and cost the most)
         argument = query if step is _by_words else name
         for hit in step(connection, argument, indexes_within, limit):
             found.setdefault((hit.doc.index, hit.doc.name), hit)
