@@ -268,3 +268,21 @@ login_attempts = Table(
     Column("locked_until", UTCDateTime),
     Index(None, "window_started"),
 )
+
+# The web interface's search index: a project of a hosted or proxy index as search and the
+# project lists show it, kept up to date from the journal (``storage.search``). On SQLite the
+# FTS5 tables ``search_words`` and ``search_trigrams`` (rowid = this table's id) hold its
+# words and its name's trigrams; on PostgreSQL a GIN index does (migration 0007).
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_name", String(64), nullable=False),
+    Column("name", String(255), nullable=False),  # PEP 503 normalized
+    Column("display_name", String(255), nullable=False),
+    Column("summary", Text),
+    Column("version", String(255)),  # the latest
+    Column("updated_at", UTCDateTime),  # the last upload (a proxy: when the page was fetched)
+    UniqueConstraint("index_name", "name"),
+    Index(None, "name"),
+)

@@ -11,12 +11,12 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from html import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,35 +26,17 @@ from stilton.settings import Settings
 from stilton.storage.changes import ChangeFeed
 from stilton.web import files, health, jsonapi, simple, upload
 from stilton.web.api import create_api
-from stilton.web.errors import handle_stilton_error, handle_unexpected_error
+from stilton.web.errors import handle_http_error, handle_stilton_error, handle_unexpected_error
 from stilton.web.fastpath import FastPath
 from stilton.web.forwarded import ForwardedHeaders, parse_trusted
-from stilton.web.state import WebState, state_of
+from stilton.web.state import WebState
+from stilton.web.ui import index_page
+from stilton.web.ui import routes as ui_routes
+from stilton.web.ui.sessions import SessionPrincipal
+from stilton.web.ui.state import UiState
 
 GET_HEAD = ["GET", "HEAD"]
-
-
-async def home(request: Request) -> Response:
-    """A plain landing page: the indexes and how to point clients at them."""
-    state = state_of(request)
-    base = str(request.base_url).rstrip("/")
-    rows = "".join(
-        f"<li><a href='/{r.name}/simple/'>{escape(r.name)}</a> ({r.kind})</li>"
-        for r in await run_in_threadpool(state.runtime.list_indexes)
-    )
-    default = state.default_index
-    return HTMLResponse(
-        "<!DOCTYPE html><html><head><title>Stilton</title></head><body><h1>Stilton</h1>"
-        f"<h2>Indexes</h2><ul>{rows}</ul><h2>Use this server</h2>"
-        f"<pre>pip install --index-url {base}/simple/ PACKAGE\n"
-        f"uv pip install --index-url {base}/simple/ PACKAGE\n"
-        f"twine upload --repository-url {base}/{default}/ -u __token__ -p TOKEN dist/*</pre>"
-        "</body></html>"
-    )
-
-
-async def index_home(request: Request) -> Response:
-    return RedirectResponse(f"/{request.path_params['index']}/simple/", status_code=303)
+API_DOCS = "/api/docs"  # the web interface's page of the API's schema (works offline)
 
 
 async def oidc_audience(request: Request) -> Response:
@@ -64,7 +46,7 @@ async def oidc_audience(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/", home, methods=GET_HEAD),
+        *ui_routes.fixed_routes(),
         Route("/-/health", health.health, methods=GET_HEAD),
         Route("/-/ready", health.ready, methods=GET_HEAD),
         Route("/_/oidc/audience", oidc_audience, methods=GET_HEAD),
@@ -96,8 +78,10 @@ def routes() -> list[Route]:
         Route("/{index}/legacy/", upload.upload, methods=["POST"]),
         Route("/{index}/legacy", upload.upload, methods=["POST"]),
         Route("/{index}/legacy/", upload.upload_help, methods=GET_HEAD),
-        Route("/{index}/", index_home, methods=GET_HEAD),
-        Route("/{index}", index_home, methods=GET_HEAD),
+        # Browsers get the index's page; tools their redirect to the Simple API.
+        Route("/{index}/", index_page.index_home, methods=GET_HEAD),
+        Route("/{index}", index_page.index_home, methods=GET_HEAD),
+        *ui_routes.project_routes(),
     ]
 
 
@@ -105,17 +89,21 @@ class ApiPrefix:
     """Everything under ``/api`` goes to the admin API (whatever its path holds, newlines
     included, so the API answers its own errors)."""
 
-    def __init__(self, app: Starlette, api: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
         self.app = app
         self.api = api
 
     @property
     def state(self) -> object:
-        return self.app.state
+        return getattr(self.app, "state", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and (path == "/api" or path.startswith("/api/")):
+        if (
+            scope["type"] == "http"
+            and path != API_DOCS
+            and (path == "/api" or path.startswith("/api/"))
+        ):
             scope = {**scope, "root_path": scope.get("root_path", "") + "/api"}
             await self.api(scope, receive, send)
             return
@@ -125,23 +113,32 @@ class ApiPrefix:
 def create_app(settings: Settings) -> ASGIApp:
     runtime = open_runtime(settings)
     state = WebState.build(runtime)
+    api = create_api(state)
+    ui = UiState.build(state, api.openapi)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.get_running_loop().create_task(_follow_changes(runtime.feed))
+        searcher = asyncio.get_running_loop().create_task(ui.search.follow())
         yield
         poller.cancel()
+        searcher.cancel()
         await state.close()
         runtime.close()
 
     app = Starlette(
         routes=routes(),
-        exception_handlers={StiltonError: handle_stilton_error, Exception: handle_unexpected_error},
+        exception_handlers={
+            StiltonError: handle_stilton_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected_error,
+        },
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
     app.state.stilton = state
-    served: ASGIApp = FastPath(ApiPrefix(app, create_api(state)), state)
+    app.state.ui = ui
+    served: ASGIApp = FastPath(ApiPrefix(SessionPrincipal(app, ui.sessions), api), state)
     if settings.trusted_proxies:
         served = ForwardedHeaders(
             served, parse_trusted(settings.trusted_proxies), settings.client_cert_header

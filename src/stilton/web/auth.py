@@ -41,7 +41,7 @@ async def principal_of(request: Request) -> Principal:
     if credentials is None:
         principal = await _certificate_principal(request)
     else:
-        principal = await _checked(request, credentials)
+        principal = await checked_credentials(request, credentials)
     request.scope["stilton.principal"] = principal
     return principal
 
@@ -53,7 +53,7 @@ async def _certificate_principal(request: Request) -> Principal:
     return await run_in_threadpool(state_of(request).runtime.auth.certificate_user, subject)
 
 
-async def _checked(request: Request, credentials: Credentials) -> Principal:
+async def checked_credentials(request: Request, credentials: Credentials) -> Principal:
     """Credentials this address proved a moment ago are known at once (they are no guess);
     others are checked once per address at a time, with the brute-force guard's leave."""
     state, address = state_of(request), client_address(request)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from stilton.core import errors
+from stilton.web.ui.error_page import friendly_error
 
 logger = logging.getLogger("stilton.web")
 REALM = "Stilton"
@@ -76,6 +78,9 @@ def error_response(request: Request, status: int, message: str) -> Response:
 async def handle_stilton_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.StiltonError)
     status = status_of(exc)
+    friendly = friendly_error(request, status, exc.message)  # a browser's 403 or 404
+    if friendly is not None:
+        return friendly
     response = error_response(request, status, exc.message)
     if isinstance(exc, errors.RangeNotSatisfiable):
         response.headers["Content-Range"] = f"bytes */{exc.size}"
@@ -90,6 +95,18 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, errors.IncompleteRequest):
         # Clients go away (an interrupted twine): worth a line, never a traceback.
         logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+    return response
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own errors (no route for the path, a method it does not take)."""
+    assert isinstance(exc, HTTPException)
+    message = "Nothing is served at this address." if exc.status_code == 404 else exc.detail
+    friendly = friendly_error(request, exc.status_code, message)
+    if friendly is not None:
+        return friendly
+    response = error_response(request, exc.status_code, message)
+    response.headers.update(exc.headers or {})
     return response
 
 
