@@ -167,17 +167,31 @@ def behind(connection: Connection) -> bool:
     return int(newest) > int(get_meta(connection, MARK_KEY) or 0)
 
 
-def sync_proxy(connection: Connection, index: IndexRecord) -> None:
-    """A proxy's projects are those whose pages it keeps; summaries are learnt when shown."""
+def proxy_changes(
+    connection: Connection, index: IndexRecord
+) -> tuple[set[ProjectName], set[ProjectName]]:
+    """A proxy's projects are those whose pages it keeps: the names to add to its search
+    documents, and those to drop (a read; ``sync_proxy`` writes them)."""
     pages = {name for name, _serial in upstream_cache.list_pages(connection, index)}
-    known = set(
-        connection.execute(
+    known = {
+        ProjectName(name)
+        for name in connection.execute(
             select(search_docs.c.name).where(search_docs.c.index_name == index.name)
         ).scalars()
-    )
-    for name in sorted(pages - known):
-        put_doc(connection, SearchDoc(index.name, name, name, None, None, None))
-    drop_docs(connection, index.name, known - pages)
+    }
+    return pages - known, known - pages
+
+
+def sync_proxy(
+    connection: Connection,
+    index: IndexName,
+    added: set[ProjectName],
+    dropped: set[ProjectName],
+) -> None:
+    """Summaries are learnt when a project's page is shown."""
+    for name in sorted(added):
+        put_doc(connection, SearchDoc(index, name, name, None, None, None))
+    drop_docs(connection, index, dropped)
 
 
 def find_doc(connection: Connection, index: str, name: str) -> SearchDoc | None:

@@ -44,24 +44,32 @@ class SearchIndex:
         self._due = True
 
     def refresh(self) -> None:
-        """Follow the journal to its end and sync the proxies whose list moved."""
+        """Follow the journal to its end and sync the proxies whose list moved. What is
+        already current is found by reading: a write (the database's one writer at a time)
+        happens only for something to write. The index is derived data: its writes need not
+        be durable."""
         with self._lock:
             self._due = False
             database = self._runtime.database
-            while True:
-                with database.begin() as connection:
+            while self._behind():
+                with database.begin(durable=False) as connection:
                     if search.catch_up(connection) < search.BATCH:
                         break
             proxies, self._proxies = self._proxies, set()
             for record in self._runtime.list_indexes():
                 if record.kind is IndexKind.PROXY and (proxies is None or record.name in proxies):
-                    with database.begin() as connection:
-                        search.sync_proxy(connection, record)
+                    with database.connect() as connection:
+                        added, dropped = search.proxy_changes(connection, record)
+                    if added or dropped:
+                        with database.begin(durable=False) as connection:
+                            search.sync_proxy(connection, record.name, added, dropped)
+
+    def _behind(self) -> bool:
+        with self._runtime.database.connect() as connection:
+            return search.behind(connection)
 
     def refresh_if_behind(self) -> None:
-        with self._runtime.database.connect() as connection:
-            behind = search.behind(connection)
-        if behind or self._due:
+        if self._due or self._behind():
             self.refresh()
 
     async def follow(self) -> None:
