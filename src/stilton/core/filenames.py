@@ -68,6 +68,12 @@ class FilenameMatcher:
 
     def match(self, filename: str) -> str | None:
         """The version of ``filename``, if it is a distribution file of this project."""
+        found = self.kind(filename)
+        return found[0] if found is not None else None
+
+    def kind(self, filename: str) -> tuple[str, PackageType, str] | None:
+        """The version, package type and python tag (``quick_kind``) of ``filename``, if it is
+        a distribution file of this project."""
         if not filename or len(filename) > 255 or _UNSAFE.search(filename):
             return None
         if filename.endswith(".whl"):
@@ -75,10 +81,13 @@ class FilenameMatcher:
             # PEP 427: {name}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}
             if len(parts) not in (5, 6) or not self._is_project(parts[0]):
                 return None
-            return parts[1] if self._is_version(parts[1]) else None
+            if not self._is_version(parts[1]):
+                return None
+            return parts[1], PackageType.WHEEL, parts[-3]
         for suffix in SDIST_SUFFIXES:
             if filename.endswith(suffix):
-                return self._sdist_version(filename[: -len(suffix)])
+                version = self._sdist_version(filename[: -len(suffix)])
+                return (version, PackageType.SDIST, "source") if version is not None else None
         return None
 
     def _sdist_version(self, stem: str) -> str | None:

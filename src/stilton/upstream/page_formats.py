@@ -10,6 +10,7 @@ type is treated as absent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -58,7 +59,10 @@ def _check_api_version(declared: object) -> None:
         raise UnsupportedVersion(f"the page declares API version {declared}")
 
 
-def _joiner(base: str) -> Callable[[str], str]:
+_NOT_PLAIN = re.compile(r"[?#\\]|//|/\.")  # what a plain relative path has none of
+
+
+def joiner(base: str) -> Callable[[str], str]:
     """Makes a page's links absolute. Absolute links need nothing; a plain relative path (a
     static tree's "../../packages/ab/cd/x.whl") is resolved without urljoin, which costs more
     than the rest of reading a link; anything else goes through urljoin."""
@@ -79,9 +83,7 @@ def _joiner(base: str) -> Callable[[str], str]:
             and url
             and not url.startswith(("/", ".", "?", "#"))
             and ":" not in url.split("/", 1)[0]
-            and not any(c in url for c in "?#\\")
-            and "/." not in url
-            and "//" not in url
+            and not _NOT_PLAIN.search(url)
         )
         if not plain:
             return urljoin(base, "../" * ups + url)
@@ -107,7 +109,7 @@ def _metadata(entry: dict[str, Any]) -> bool | dict[str, str]:
     return value is True
 
 
-def _json_link(entry: object, join: Callable[[str], str]) -> RawLink | None:
+def json_link(entry: object, join: Callable[[str], str]) -> RawLink | None:
     if not isinstance(entry, dict):
         return None
     filename, url = entry.get("filename"), entry.get("url")
@@ -127,8 +129,9 @@ def _json_link(entry: object, join: Callable[[str], str]) -> RawLink | None:
     )
 
 
-def read_json_page(body: bytes, url: str) -> RawPage:
-    """A PEP 691 project page (ValueError if it is not one; RecursionError if hostile)."""
+def read_json_document(body: bytes) -> tuple[RawPage, list[Any]]:
+    """A PEP 691 project page's facts, and its file entries as decoded (each to be read with
+    ``json_link``, or by a reader of its own); ValueError if it is not such a page."""
     document = orjson.loads(body)  # its errors are ValueErrors; it refuses deep nesting
     if not isinstance(document, dict):
         raise ValueError("the page is not a JSON object")
@@ -138,13 +141,10 @@ def read_json_page(body: bytes, url: str) -> RawPage:
     files = document.get("files")
     if not isinstance(files, list):
         raise ValueError("the page has no list of files")
-    join = _joiner(url)
-    links = [link for link in (_json_link(entry, join) for entry in files) if link is not None]
     versions = document.get("versions")
     status = document.get("project-status")
     status = status if isinstance(status, dict) else {}
-    return RawPage(
-        links=links,
+    page = RawPage(
         versions=[v for v in versions if isinstance(v, str)]
         if isinstance(versions, list)
         else None,
@@ -152,6 +152,15 @@ def read_json_page(body: bytes, url: str) -> RawPage:
         status=_str(status.get("status")),
         status_reason=_str(status.get("reason")),
     )
+    return page, files
+
+
+def read_json_page(body: bytes, url: str) -> RawPage:
+    """A PEP 691 project page (ValueError if it is not one)."""
+    page, files = read_json_document(body)
+    join = joiner(url)
+    page.links = [link for link in (json_link(entry, join) for entry in files) if link]
+    return page
 
 
 class _LinkCollector(HTMLParser):
@@ -223,7 +232,7 @@ def read_html_page(body: bytes, url: str) -> RawPage:
     collector.feed(body.decode("utf-8", "replace"))
     collector.close()
     _check_api_version(collector.meta.get("pypi:repository-version"))
-    join = _joiner(urljoin(url, collector.base) if collector.base else url)
+    join = joiner(urljoin(url, collector.base) if collector.base else url)
     return RawPage(
         links=[_html_link(attributes, text, join) for attributes, text in collector.anchors],
         status=collector.meta.get("pypi:project-status"),

@@ -10,16 +10,22 @@ cleaned, never passed on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stilton.core.errors import UpstreamError
-from stilton.core.filenames import FilenameMatcher, PackageType, quick_kind
+from stilton.core.filenames import FilenameMatcher, PackageType
 from stilton.core.model import Digests, DistributionFile, ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.core.upstream import origin_of, redact_url
-from stilton.upstream.page_formats import RawLink, RawPage, read_html_page, read_json_page
+from stilton.upstream.page_formats import (
+    RawLink,
+    RawPage,
+    joiner,
+    read_html_page,
+    read_json_document,
+)
 
 logger = logging.getLogger("stilton.upstream")
 
@@ -69,11 +75,49 @@ class _Links:
             known = self._origins[key] = origin_of(url) is not None
         return known
 
-    def file(self, link: RawLink) -> UpstreamFile | None:
-        version = self.filenames.match(link.filename)
-        if version is None or not self._http(link.url):
+    def from_json(self, entry: object, join: Callable[[str], str]) -> UpstreamFile | None:
+        """A PEP 691 file entry, read in one pass (a page may hold 15,000 of them)."""
+        if type(entry) is not dict:
             return None
-        packagetype, python_version = quick_kind(link.filename)
+        filename, url = entry.get("filename"), entry.get("url")
+        if type(filename) is not str or type(url) is not str:
+            return None
+        kind = self.filenames.kind(filename)
+        if kind is None:
+            return None
+        url = join(url)
+        if not self._http(url):
+            return None
+        version, packagetype, python_version = kind
+        wheel = packagetype is PackageType.WHEEL
+        hashes = entry.get("hashes")
+        metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
+        yanked = entry.get("yanked", False)
+        provenance = entry.get("provenance")
+        return UpstreamFile(
+            filename,
+            version,
+            packagetype,
+            python_version,
+            _count(entry.get("size")),
+            Digests(_sha256(hashes) if type(hashes) is dict else ""),
+            _time(entry.get("upload-time")),
+            _text(entry.get("requires-python")),
+            yanked is True or (type(yanked) is str),
+            _text(yanked) if type(yanked) is str else None,
+            wheel,
+            _sha256(metadata) or None if wheel and type(metadata) is dict else None,
+            None,
+            provenance if type(provenance) is str and origin_of(provenance) else None,
+            url,
+            wheel and (metadata is True or type(metadata) is dict),
+        )
+
+    def file(self, link: RawLink) -> UpstreamFile | None:
+        kind = self.filenames.kind(link.filename)
+        if kind is None or not self._http(link.url):
+            return None
+        version, packagetype, python_version = kind
         wheel = packagetype is PackageType.WHEEL
         metadata = link.metadata
         provenance = link.provenance
@@ -83,13 +127,13 @@ class _Links:
             packagetype,
             python_version,
             _count(link.size),
-            Digests(_sha256(link.hashes) or ""),
+            Digests(_sha256(link.hashes)),
             _time(link.upload_time),
             _text(link.requires_python),
             link.yanked is not False,
             _text(link.yanked) if isinstance(link.yanked, str) else None,
             wheel,
-            _sha256(metadata) if wheel and isinstance(metadata, dict) else None,
+            _sha256(metadata) or None if wheel and isinstance(metadata, dict) else None,
             None,
             provenance if provenance and origin_of(provenance) else None,
             link.url,
@@ -97,9 +141,9 @@ class _Links:
         )
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: object) -> datetime | None:
     """PEP 700 upload time, as an aware datetime in UTC; anything else counts as unknown."""
-    if not value:
+    if not value or type(value) is not str:
         return None
     try:
         moment = datetime.fromisoformat(value)  # Python 3.11 reads PEP 700's trailing "Z"
@@ -110,14 +154,14 @@ def _time(value: str | None) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _sha256(digests: dict[str, str] | None) -> str | None:
-    """A well-formed sha256, lowercased; a malformed one counts as none (the proxy then
+def _sha256(digests: dict[str, str] | None) -> str:
+    """A well-formed sha256, lowercased; a malformed one counts as none ("": the proxy then
     computes the digest itself)."""
     value = digests.get("sha256") if digests else None
-    if not isinstance(value, str) or len(value) != 64:
-        return None
+    if type(value) is not str or len(value) != 64:
+        return ""
     value = value.lower()
-    return value if HEX.issuperset(value) else None
+    return value if HEX.issuperset(value) else ""
 
 
 def _count(value: object) -> int | None:
@@ -127,9 +171,11 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and 0 <= value <= MAX_COUNT else None
 
 
-def _text(value: str | None) -> str | None:
+def _text(value: object) -> str | None:
     """Free text without NUL characters (which PostgreSQL cannot store); empty means none."""
-    return (value or "").replace("\x00", "") or None
+    if not value or type(value) is not str:
+        return None
+    return value.replace("\x00", "") or None
 
 
 def _unique(files: Iterable[UpstreamFile], url: str) -> tuple[UpstreamFile, ...]:
@@ -163,10 +209,9 @@ def parse_project_page(
     project: ProjectName, body: bytes, content_type: str, url: str, serial: int | None
 ) -> UpstreamPage:
     """Parse by the Content-Type the upstream declared; refuse anything else."""
-    page = _read(body, content_type, url)
     links = _Links(project)
     try:
-        files = _unique((f for f in (links.file(link) for link in page.links) if f), url)
+        page, files = _read(body, content_type, url, links)
     except PARSE_ERRORS as exc:
         raise _unparsable(url, exc) from exc
     return UpstreamPage(
@@ -179,19 +224,23 @@ def parse_project_page(
     )
 
 
-def _read(body: bytes, content_type: str, url: str) -> RawPage:
+def _read(
+    body: bytes, content_type: str, url: str, links: _Links
+) -> tuple[RawPage, tuple[UpstreamFile, ...]]:
     media_type = content_type.split(";")[0].strip().lower()
-    if media_type not in JSON_TYPES + HTML_TYPES:
+    if media_type in JSON_TYPES:
+        page, entries = read_json_document(body)
+        join = joiner(url)
+        files = (links.from_json(entry, join) for entry in entries)
+    elif media_type in HTML_TYPES:
+        page = read_html_page(body, url)
+        files = (links.file(link) for link in page.links)
+    else:
         raise UpstreamError(
             f"The upstream sent {content_type or 'no Content-Type'} for {redact_url(url)};"
             " expected a Simple API page (JSON or HTML)."
         )
-    try:
-        if media_type in JSON_TYPES:
-            return read_json_page(body, url)
-        return read_html_page(body, url)
-    except PARSE_ERRORS as exc:
-        raise _unparsable(url, exc) from exc
+    return page, _unique((f for f in files if f is not None), url)
 
 
 def _unparsable(url: str, exc: BaseException) -> UpstreamError:
