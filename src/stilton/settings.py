@@ -49,8 +49,8 @@ class Settings:
     # The upstream of the "pypi" proxy made on first start; empty: the public index.
     default_upstream: str = ""
     generation_poll_interval: float = 1.0  # seconds between checks for changes by other processes
-    page_cache_bytes: int = 96 * 2**20  # rendered pages kept in memory, per worker process
-    upstream_page_bytes: int = 64 * 2**20  # parsed upstream pages kept in memory, per worker
+    page_cache_bytes: int = 64 * 2**20  # rendered pages kept in memory, per worker process
+    upstream_page_bytes: int = 32 * 2**20  # parsed upstream pages kept in memory, per worker
     log_level: str = "info"
     # The initial administrator's password, used once on first start (else one is generated).
     admin_password: str = field(default="", repr=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,22 @@ FILE_LOOKUP_WEIGHT = 256  # bytes, roughly, of one remembered file lookup
 
 @dataclass(frozen=True, slots=True)
 class RenderedPage:
-    body: bytes
+    """A page as sent: its body (for a big page only gzip-encoded, as nearly every client asks
+    for it so, and unpacked for the few that do not), its ETag, and what it depends on."""
+
+    plain: bytes | None  # the body, where it is kept as it is
     etag: str
     serial: int
     stale: Staleness | None = None
     gzipped: bytes | None = None  # the body gzip-encoded, made once, where it is worth it
     sources: frozenset[IndexName] = frozenset()  # other indexes a reader must be allowed
+
+    @property
+    def body(self) -> bytes:
+        if self.plain is not None:
+            return self.plain
+        assert self.gzipped is not None
+        return gzip.decompress(self.gzipped)
 
     @property
     def gzip_etag(self) -> str:
@@ -37,7 +48,7 @@ class RenderedPage:
 
     @property
     def weight(self) -> int:
-        return len(self.body) + len(self.gzipped or b"") + 200
+        return len(self.plain or b"") + len(self.gzipped or b"") + 200
 
 
 @dataclass(frozen=True, slots=True)
