@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from anyio import run
@@ -10,8 +10,10 @@ from rich.markup import escape
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
-from stilton.indexes.audit import Collision, find_collisions
-from stilton.indexes.group import GroupIndex
+
+if TYPE_CHECKING:
+    from stilton.indexes.audit import Collision
+    from stilton.indexes.group import GroupIndex
 
 audit_app = typer.Typer(help="Audit reports.", no_args_is_help=True)
 
@@ -48,6 +50,8 @@ def audit_collisions(
 
 async def _collisions(groups: list[GroupIndex]) -> list[Collision]:
     """Every group's collisions, in one event loop (the proxies' connections belong to it)."""
+    from stilton.indexes.audit import find_collisions
+
     found: list[Collision] = []
     for group in groups:
         try:

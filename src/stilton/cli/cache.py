@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from anyio import run
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
-from stilton.indexes.proxy import ProxyIndex
-from stilton.runtime import Runtime
+
+if TYPE_CHECKING:
+    from stilton.indexes.proxy import ProxyIndex
+    from stilton.runtime import Runtime
 
 cache_app = typer.Typer(help="Inspect and prune the caches of proxy indexes.", no_args_is_help=True)
 

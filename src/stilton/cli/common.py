@@ -6,15 +6,17 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from stilton.core.errors import StiltonError
-from stilton.runtime import Runtime, open_runtime
 from stilton.settings import Settings
+
+if TYPE_CHECKING:
+    from stilton.runtime import Runtime
 
 out = Console()
 err = Console(stderr=True)
@@ -43,6 +45,10 @@ def settings_for(data_dir: Path | None, config: Path | None, **overrides: Any) -
 @contextmanager
 def opened(data_dir: Path | None, config: Path | None) -> Iterator[Runtime]:
     """The runtime for one command; a StiltonError becomes one line and exit status 1."""
+    # Imported here: the runtime brings the database, the indexes and the web of imports they
+    # need, which `--help` (and the server's supervising process) does not.
+    from stilton.runtime import open_runtime
+
     runtime = None
     try:
         runtime = open_runtime(settings_for(data_dir, config))

@@ -3,6 +3,7 @@ with mutual TLS if asked)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 from typing import Annotated
@@ -10,23 +11,30 @@ from typing import Annotated
 import typer
 
 from stilton.cli.common import ConfigFile, DataDir, err, fail, guarded, settings_for
-from stilton.runtime import open_runtime
 from stilton.settings import Settings
 
 
 def _prepare(settings: Settings) -> None:
-    """Migrate, create the default layout, and make the first administrator."""
-    runtime = open_runtime(settings)
-    try:
-        generated = runtime.auth.ensure_admin(settings.admin_password or None)
-    finally:
-        runtime.close()
+    """Migrate, create the default layout, and make the first administrator (in a process of
+    its own, so that the server's supervising process never imports the whole server)."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        generated = pool.apply(_prepared, (settings,))
     if generated:
         err.print(
             "Created the administrator 'admin' with this password (shown once; change it with"
             f" 'stilton user passwd admin'):\n{generated}",
             highlight=False,
         )
+
+
+def _prepared(settings: Settings) -> str | None:
+    from stilton.runtime import open_runtime
+
+    runtime = open_runtime(settings)
+    try:
+        return runtime.auth.ensure_admin(settings.admin_password or None)
+    finally:
+        runtime.close()
 
 
 def serve(
