@@ -27,6 +27,7 @@ from stilton.mirror.propagate import Propagation
 from stilton.mirror.report import QuietObserver, SyncObserver, SyncReport
 from stilton.mirror.store import MirrorStore
 from stilton.mirror.sync import MirrorSync
+from stilton.settings import Settings
 from stilton.storage import catalog, mirrors
 from stilton.storage.blobs import BlobStore
 from stilton.storage.database import Database
@@ -43,6 +44,10 @@ class MirrorHome:
     blobs: BlobStore
     max_upload_size: int
     lock_dir: Path
+
+    @classmethod
+    def of(cls, database: Database, blobs: BlobStore, settings: Settings) -> MirrorHome:
+        return cls(database, blobs, settings.max_upload_size, settings.data_dir / "mirrors")
 
     def add(self, name: str, index: IndexName, config: MirrorConfig) -> MirrorRecord:
         if not name or "/" in name or name.startswith("."):

@@ -48,10 +48,19 @@ class Walk:
 
 
 async def gather(items: Iterable[T], work: Callable[[T], Coroutine[Any, Any, None]]) -> None:
-    """Run ``work`` on every item at once (the upstream's limiter bounds the requests)."""
-    async with anyio.create_task_group() as group:
-        for item in items:
-            group.start_soon(work, item)
+    """Run ``work`` on every item at once (the upstream's limiter bounds the requests). The
+    first error stops the others and is raised as itself, not in an exception group."""
+    try:
+        async with anyio.create_task_group() as group:
+            for item in items:
+                group.start_soon(work, item)
+    except BaseExceptionGroup as grouped:
+        raise _first(grouped) from None
+
+
+def _first(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = grouped.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class MirrorSync:
