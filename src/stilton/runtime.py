@@ -255,9 +255,7 @@ class Runtime:
 def _default_layout(settings: Settings) -> list[tuple[int, str, IndexKind, IndexConfig]]:
     """DESIGN.md, "Default layout": each entry is created once, in the layout version that
     introduced it, so an existing installation gains new defaults without losing anything."""
-    upstream = UpstreamConfig.from_mapping(
-        {"url": settings.default_upstream or _public_index()}
-    )
+    upstream = UpstreamConfig.from_mapping({"url": settings.default_upstream or _public_index()})
     return [
         (1, "local", IndexKind.HOSTED, IndexConfig()),
         (2, "pypi", IndexKind.PROXY, IndexConfig(upstream=upstream)),
