@@ -21,6 +21,7 @@ from stilton.storage.schema import (
     journal,
     projects,
     releases,
+    upstream_file_facts,
 )
 
 ADDED = ("add file", "restore file")  # journal actions that make a file live
@@ -191,3 +192,13 @@ def blob_references(connection: Connection, index: str | None = None) -> Iterato
     for kept in cached:
         what = f"cached file {kept.sha256[:12]}"
         yield BlobReference(IndexName(kept.name), what, kept.sha256, kept.size)
+
+
+def known_digests(connection: Connection) -> set[str]:
+    """Every digest any row refers to, live or not (a deleted file's blob is kept)."""
+    known: set[str] = set()
+    for column in (files.c.sha256, files.c.metadata_sha256, cached_files.c.sha256):
+        known.update(value for (value,) in connection.execute(select(column)) if value)
+    for column in (upstream_file_facts.c.sha256, upstream_file_facts.c.metadata_sha256):
+        known.update(value for (value,) in connection.execute(select(column)) if value)
+    return known
