@@ -115,6 +115,10 @@ def add(
         bool, typer.Option("--prune", help="Remove files no longer selected.")
     ] = False,
     concurrency: Annotated[int, typer.Option(help="Upstream requests at once.")] = 8,
+    file_hosts: Annotated[
+        str | None,
+        typer.Option(help="Hosts besides the upstream's serving its files, at any address: H1,H2."),
+    ] = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
@@ -122,7 +126,7 @@ def add(
     texts = list(require or []) + guarded(lambda: _read_files(requirements or []))
     checked = guarded(
         lambda: MirrorConfig(
-            upstream=UpstreamConfig.from_mapping({"url": upstream}),
+            upstream=UpstreamConfig.from_mapping({"url": upstream, "file_hosts": file_hosts}),
             requirements=tuple(texts),
             with_deps=with_deps,
             pythons=tuple(python or ()),

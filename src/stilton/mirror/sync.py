@@ -21,6 +21,7 @@ from stilton.core.errors import Conflict, StiltonError, StorageError
 from stilton.core.metadata import parse_core_metadata
 from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
+from stilton.core.upstream import HostRefused
 from stilton.mirror.closure import Closure
 from stilton.mirror.config import MirrorConfig
 from stilton.mirror.fetch import MAX_FILE_SIZE, MirrorUpstream
@@ -32,6 +33,10 @@ from stilton.storage.inventory import IndexedFile
 from stilton.upstream.pages import UpstreamFile, UpstreamPage
 
 logger = logging.getLogger("stilton.mirror")
+HOST_HINT = (
+    "A mirror names the hosts it trusts to serve its upstream's files when it is added:"
+    " 'stilton mirror add ... --file-hosts HOST'."
+)
 T = TypeVar("T")
 Chosen = tuple[ProjectName, UpstreamFile]
 
@@ -235,6 +240,8 @@ class MirrorSync:
     def _failed(self, file: UpstreamFile, exc: StiltonError) -> None:
         self.walk.done.add(file.filename)
         self.report.errors.append(f"{file.filename}: {exc.message}")
+        if isinstance(exc, HostRefused) and HOST_HINT not in self.report.notes:
+            self.report.notes.append(HOST_HINT)
         logger.warning("mirror: %s: %s", file.filename, exc.message)
 
     def _summarize(self) -> None:
