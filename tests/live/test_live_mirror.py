@@ -29,7 +29,7 @@ def file_hosts() -> str:
         f"{PYPI_SIMPLE_ENDPOINT}requests/", headers={"Accept": ACCEPT_JSON_ONLY}, timeout=60
     )
     response.raise_for_status()
-    return urlsplit(response.json()["files"][-1]["url"]).netloc
+    return str(urlsplit(response.json()["files"][-1]["url"]).netloc)
 
 
 @pytest.fixture(scope="module")

@@ -139,10 +139,11 @@ def verify(
         )
     out.print(
         f"Verified {report.blobs} blob(s) ({report.references} reference(s)),"
-        f" {report.bytes / 2**20:.1f} MiB in {report.seconds:.1f} s"
+        f" {report.bytes / 2**20:.1f} MiB in {report.seconds:.2f} s"
         f" ({report.files_per_second:.0f} files/s, {report.mib_per_second:.0f} MiB/s):"
         f" {len(report.problems)} problem(s), {len(report.unreferenced)} unreferenced blob(s).",
         highlight=False,
+        soft_wrap=True,
     )
     if report.problems:
         fail(f"{len(report.problems)} problem(s) found; see above.")

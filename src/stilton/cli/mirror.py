@@ -3,6 +3,7 @@ in a hosted index. Argument parsing and printing only; the work is ``stilton.mir
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -213,13 +214,14 @@ def run(
             async def sync() -> SyncReport:
                 return await run_mirror(home, name, ProgressBar(progress), prune=prune)
 
+            began = time.monotonic()
             report = anyio.run(sync)
-    _print_report(name, report)
+    _print_report(name, report, time.monotonic() - began)
     if report.problems:
         raise typer.Exit(1)
 
 
-def _print_report(name: str, report: SyncReport) -> None:
+def _print_report(name: str, report: SyncReport, seconds: float) -> None:
     summary = table("mirror " + name, "count")
     for label, count in report.counts():
         summary.add_row(label, str(count))
@@ -239,7 +241,11 @@ def _print_report(name: str, report: SyncReport) -> None:
         out.print(f"note: {note}", highlight=False, soft_wrap=True)
     for problem in report.problems:
         err.print(f"[red]problem:[/red] {problem}", highlight=False, soft_wrap=True)
-    out.print(f"Mirror {name!r}: {report.status.value}.", highlight=False)
+    out.print(
+        f"Mirror {name!r}: {report.status.value}. Took {seconds:.2f} s.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _when(moment: datetime | None) -> str:

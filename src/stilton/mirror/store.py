@@ -7,6 +7,7 @@ feed. Also the mirror's record of which files it stored. Synchronous: run in wor
 from __future__ import annotations
 
 import io
+import threading
 
 from packaging.metadata import RawMetadata
 
@@ -23,6 +24,8 @@ from stilton.storage.inventory import IndexedFile
 from stilton.storage.mirrors import FollowedPage, MirrorRecord
 from stilton.upstream.pages import UpstreamFile
 
+NOTE_BATCH = 64  # files noted as the mirror's per transaction
+
 
 def requires_dist(raw: RawMetadata) -> list[str]:
     return list(raw.get("requires_dist") or [])
@@ -33,6 +36,10 @@ class MirrorStore:
         self.hosted = hosted
         self.mirror = mirror
         self.actor = f"mirror:{mirror.name}"
+        # Files stored but not yet noted as the mirror's: noted in batches, one commit each. A
+        # run cut short notes the rest next time (the files themselves are stored already).
+        self._unnoted: list[tuple[ProjectName, str, str]] = []
+        self._lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -77,8 +84,21 @@ class MirrorStore:
         return list(checked.release_info.get("requires_dist") or [])
 
     def record(self, project: ProjectName, filename: str, sha256: str) -> None:
+        with self._lock:
+            self._unnoted.append((project, filename, sha256))
+            full = len(self._unnoted) >= NOTE_BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Note every file stored so far as the mirror's."""
+        with self._lock:
+            batch, self._unnoted = self._unnoted, []
+        if not batch:
+            return
         with self.hosted.database.begin() as connection:
-            mirrors.add_mirrored_file(connection, self.mirror, project, filename, sha256)
+            for project, filename, sha256 in batch:
+                mirrors.add_mirrored_file(connection, self.mirror, project, filename, sha256)
 
     def restore(self, project: ProjectName, filename: str, sha256: str) -> bool:
         with self.hosted.database.begin() as connection:

@@ -90,16 +90,22 @@ class MirrorSync:
     async def resolve_and_fetch(self) -> None:
         self.inventory = await anyio.to_thread.run_sync(self.store.inventory)
         self.mirrored = await anyio.to_thread.run_sync(self.store.mirrored)
+        try:
+            await self._resolve()
+            chosen = [c for name, c in self.walk.chosen.items() if name not in self.walk.done]
+            self.observer.phase("downloading", len(chosen))
+            await gather(chosen, self._fetch_counted)
+        finally:
+            await anyio.to_thread.run_sync(self.store.flush)
+        self._summarize()
+
+    async def _resolve(self) -> None:
         self.observer.phase("resolving", None)
         pending: set[ProjectName] = set()
         for requirement in self.config.parsed_requirements():
             pending |= self.closure.add_root(requirement)
         while pending:
             pending = await self._round(self._allowed(pending))
-        chosen = [c for name, c in self.walk.chosen.items() if name not in self.walk.done]
-        self.observer.phase("downloading", len(chosen))
-        await gather(chosen, self._fetch_counted)
-        self._summarize()
 
     def _allowed(self, projects: set[ProjectName]) -> list[ProjectName]:
         allowed = []

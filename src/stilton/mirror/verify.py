@@ -2,8 +2,8 @@
 that the database and the blob store are shown to agree (or where they do not). Blobs nobody
 refers to are counted too: a crash's leftovers, harmless, listed as such.
 
-Blobs are hashed by a few threads at once (hashlib releases the GIL on large buffers); a blob
-several rows share is read once.
+Blobs are hashed by a few threads at once, in batches (hashlib releases the GIL on large
+buffers); a blob several rows share is read once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from stilton.storage.database import Database
 from stilton.storage.inventory import BlobReference
 
 THREADS = 4
+BATCH = 256  # blobs per task: a task per blob costs more than hashing a small one
 CHUNK = 1024 * 1024
 
 
@@ -98,17 +99,19 @@ def verify_store(
     report = VerifyReport(blobs=len(by_blob), references=len(references))
     started(report.blobs)
 
-    def check(sha256: str) -> tuple[str, BlobState]:
-        state = hash_blob(blobs, sha256)
-        progress()
-        return sha256, state
+    def check(batch: list[str]) -> list[tuple[str, BlobState]]:
+        return [(sha256, hash_blob(blobs, sha256)) for sha256 in batch]
 
+    digests = sorted(by_blob)
+    batches = [digests[i : i + BATCH] for i in range(0, len(digests), BATCH)]
     with ThreadPoolExecutor(THREADS) as pool:
-        for sha256, state in pool.map(check, sorted(by_blob)):
-            report.bytes += state.size
-            for reference in by_blob[sha256]:
-                if (problem := _judge(reference, state)) is not None:
-                    report.problems.append(problem)
+        for checked in pool.map(check, batches):
+            for sha256, state in checked:
+                report.bytes += state.size
+                for reference in by_blob[sha256]:
+                    if (problem := _judge(reference, state)) is not None:
+                        report.problems.append(problem)
+                progress()
     if index is None:
         report.unreferenced = unreferenced(database, blobs)
     report.seconds = time.monotonic() - began
