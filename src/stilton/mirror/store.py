@@ -11,6 +11,7 @@ import threading
 
 from packaging.metadata import RawMetadata
 
+from stilton.core.errors import NotFound
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.metadata import parse_core_metadata, read_sdist_metadata, read_wheel_metadata
 from stilton.core.model import ProjectStatus
@@ -57,13 +58,19 @@ class MirrorStore:
 
     def stored_requirements(self, stored: IndexedFile) -> list[str]:
         """The Requires-Dist of a file stored already, read from the blob store."""
-        dist = parse_distribution_filename(stored.filename)
+        blobs = self.hosted.blobs
         if stored.metadata_sha256 is not None:
-            data: bytes | None = self.hosted.blobs.read(stored.metadata_sha256)
-        else:
-            archive = io.BytesIO(self.hosted.blobs.read(stored.sha256))
-            reader = read_wheel_metadata if dist.is_wheel else read_sdist_metadata
-            data = reader(archive, dist)
+            return requires_dist(parse_core_metadata(blobs.read(stored.metadata_sha256)))
+        dist = parse_distribution_filename(stored.filename)
+        reader = read_wheel_metadata if dist.is_wheel else read_sdist_metadata
+        path = blobs.local_path(stored.sha256)
+        try:
+            with path.open("rb") if path else io.BytesIO(blobs.read(stored.sha256)) as archive:
+                data = reader(archive, dist)
+        except OSError as exc:
+            raise NotFound(
+                f"the stored file cannot be read ({exc.strerror}); 'stilton verify' checks them all"
+            ) from exc
         return requires_dist(parse_core_metadata(data)) if data else []
 
     # -- changing the index ----------------------------------------------------------------
