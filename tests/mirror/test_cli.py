@@ -70,9 +70,15 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path, upstream: FakeUpstrea
         "--require", "a", "--python", "311", code=1,
     )  # fmt: skip
     assert "No mirror named 'nope'" in stilton(data_dir, "mirror", "run", "nope", code=1)
+    add(data_dir, upstream, "app")
+    assert "A mirror named 'm' already exists" in stilton(
+        data_dir, "mirror", "add", "m", "--upstream", upstream.simple_url, "--index", "other",
+        "--require", "a", code=1,
+    )  # fmt: skip
+    assert "other" not in stilton(data_dir, "index", "list")
     stilton(data_dir, "index", "create", "grp", "--kind", "group", "--members", "local")
     assert "a mirror fills a hosted index" in stilton(
-        data_dir, "mirror", "add", "m", "--upstream", upstream.simple_url, "--index", "grp",
+        data_dir, "mirror", "add", "g", "--upstream", upstream.simple_url, "--index", "grp",
         "--require", "a", code=1,
     )  # fmt: skip
 

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from stilton.cli.common import ConfigFile, DataDir, err, guarded, opened, out, table
-from stilton.core.errors import NotFound
+from stilton.core.errors import Conflict, NotFound
 from stilton.core.filenames import PackageType
 from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
@@ -142,6 +142,8 @@ def add(
     target = guarded(lambda: parse_index_name(index))
     with opened(data_dir, config) as runtime:
         home = home_of(runtime)
+        if any(record.name == name for record in home.list()):
+            raise Conflict(f"A mirror named {name!r} already exists.")
         _create_index_if_missing(runtime, target)
         home.add(name, target, checked)
         out.print(

@@ -118,7 +118,10 @@ class MirrorSync:
 
     async def _round(self, projects: list[ProjectName]) -> set[ProjectName]:
         """Choose the files of ``projects``; the projects their metadata asks for (again)."""
-        await gather([p for p in projects if p not in self.walk.pages], self._fetch_page)
+        unread = [
+            p for p in projects if p not in self.walk.pages and p not in self.walk.page_errors
+        ]
+        await gather(unread, self._fetch_page)
         new: list[Chosen] = []
         for project in projects:
             for file in self._select(project):
