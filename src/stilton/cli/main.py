@@ -9,8 +9,10 @@ from __future__ import annotations
 import typer
 
 from stilton.cli.audit import audit_app
+from stilton.cli.bundles import bundle_app
 from stilton.cli.cache import cache_app
 from stilton.cli.indexes import index_app
+from stilton.cli.mirror import mirror_app
 from stilton.cli.packages import packages_app
 from stilton.cli.serve import serve
 from stilton.cli.tokens import token_app
@@ -28,7 +30,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(cache_app, name="cache")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
+app.add_typer(mirror_app, name="mirror")
 app.registered_commands += packages_app.registered_commands
+app.registered_commands += bundle_app.registered_commands
 
 
 app.command()(serve)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -65,22 +66,14 @@ def serve(
     config: ConfigFile = None,
 ) -> None:
     """Run the server (embedded defaults: SQLite and files under the data directory)."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    settings = guarded(
-        lambda: settings_for(
-            data_dir, config, host=host, port=port, workers=workers,
-            tls_cert=tls_cert and str(tls_cert), tls_key=tls_key and str(tls_key),
-            tls_client_ca=tls_client_ca and str(tls_client_ca), tls_client_cert=tls_client_cert,
-        )
-    )  # fmt: skip
+    flags = {
+        "host": host, "port": port, "workers": workers,
+        "tls_cert": tls_cert and str(tls_cert), "tls_key": tls_key and str(tls_key),
+        "tls_client_ca": tls_client_ca and str(tls_client_ca), "tls_client_cert": tls_client_cert,
+    }  # fmt: skip
+    settings = guarded(lambda: settings_for(data_dir, config, **flags))
     _check_tls(settings)
     guarded(lambda: _prepare(settings))
-    # Workers build their app from the environment (Granian's factory runs in each process).
-    os.environ.update({"STILTON_DATA_DIR": str(settings.data_dir)})
-    if config is not None:
-        os.environ["STILTON_CONFIG"] = str(config)
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
     err.print(
@@ -88,19 +81,15 @@ def serve(
         f"  (pip install --index-url {base}/simple/ ...)",
         highlight=False,
     )
-    Granian(
-        "stilton.web.app:app_from_environ",
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.worker_count,
-        log_access=False,
-        ssl_cert=Path(settings.tls_cert) if settings.tls_cert else None,
-        ssl_key=Path(settings.tls_key) if settings.tls_key else None,
-        ssl_ca=Path(settings.tls_client_ca) if settings.tls_client_ca else None,
-        ssl_client_verify=settings.tls_client_cert == "required",
-    ).serve()
+    # The server's workers, and the process that supervises them, read their settings from
+    # the environment; the supervisor is a process of its own (exec), so that it holds none of
+    # the command line's imports.
+    chosen = {"data_dir": str(settings.data_dir), "config": config and str(config), **flags}
+    os.environ.update(
+        {f"STILTON_{name.upper()}": str(value) for name, value in chosen.items() if value}
+    )
+    err.file.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "stilton.cli.supervise"])  # noqa: S606
 
 
 def _check_tls(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from anyio import to_thread
@@ -139,8 +140,10 @@ class HostedIndex:
         *,
         one_sdist_per_release: bool = True,
         address: str = "",
+        upload_time: datetime | None = None,
     ) -> UploadOutcome:
-        """Blobs first (fsynced, in place), then one transaction for the rows."""
+        """Blobs first (fsynced, in place), then one transaction for the rows. A mirror passes
+        the upstream's ``upload_time`` (PEP 700), which cooldown policies judge by."""
         spooled = checked.spooled
         try:
             with self.database.connect() as connection:
@@ -160,7 +163,14 @@ class HostedIndex:
             with self.database.begin() as connection:
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     return UploadOutcome.UNCHANGED
-                self._insert(connection, checked, (metadata_sha256, metadata_size), actor, address)
+                self._insert(
+                    connection,
+                    checked,
+                    (metadata_sha256, metadata_size),
+                    actor,
+                    address,
+                    upload_time or utcnow(),
+                )
         except IntegrityError:
             # A concurrent upload of the same filename won the race; judge against it.
             with self.database.connect() as connection:
@@ -200,6 +210,7 @@ class HostedIndex:
         metadata: tuple[str | None, int | None],
         actor: str,
         address: str,
+        upload_time: datetime,
     ) -> None:
         dist, spooled = checked.dist, checked.spooled
         metadata_sha256, metadata_size = metadata
@@ -222,7 +233,7 @@ class HostedIndex:
                 "blake2b_256": spooled.digests.blake2b_256,
                 "md5": spooled.digests.md5,
                 "requires_python": checked.requires_python,
-                "upload_time": utcnow(),
+                "upload_time": upload_time,
                 "yanked": False,
                 "metadata_sha256": metadata_sha256,
                 "metadata_size": metadata_size,

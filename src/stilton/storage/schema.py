@@ -286,3 +286,50 @@ search_docs = Table(
     UniqueConstraint("index_name", "name"),
     Index(None, "name"),
 )
+
+# A mirror: what ``stilton mirror`` keeps in step with an upstream repository, the hosted index
+# it fills, and how its last run went (``storage.mirrors``).
+mirrors = Table(
+    "mirrors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("index_name", String(64), nullable=False),  # a hosted index
+    Column("config", JSON, nullable=False, default=dict),  # mirror.config.MirrorConfig
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_started", UTCDateTime),
+    Column("last_finished", UTCDateTime),  # None while a run is under way (or was cut short)
+    Column("last_status", String(16)),  # running | ok | errors | failed
+    Column("last_report", JSON),  # counts and problems of the last finished run
+    Column("last_error", Text),
+)
+
+# The upstream page of each project a mirror follows, with its validators, so that the next run
+# asks with If-None-Match and reuses the page on 304.
+mirror_projects = Table(
+    "mirror_projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mirror_id", Integer, ForeignKey("mirrors.id", ondelete="CASCADE"), nullable=False),
+    Column("project", String(255), nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("serial", BigInteger),
+    Column("document", LargeBinary, nullable=False),  # upstream.compact form of the page
+    Column("checked_at", UTCDateTime, nullable=False),
+    UniqueConstraint("mirror_id", "project"),
+)
+
+# The files a mirror stored in its index: what it may later yank, remove or prune there.
+mirror_files = Table(
+    "mirror_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mirror_id", Integer, ForeignKey("mirrors.id", ondelete="CASCADE"), nullable=False),
+    Column("project", String(255), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    UniqueConstraint("mirror_id", "filename"),
+    Index(None, "mirror_id", "project"),
+)

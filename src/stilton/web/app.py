@@ -21,6 +21,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stilton.core.errors import StiltonError
+from stilton.mirror.runs import MirrorHome
+from stilton.mirror.schedule import run_schedule
 from stilton.runtime import open_runtime
 from stilton.settings import Settings
 from stilton.storage.changes import ChangeFeed
@@ -120,7 +122,11 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         poller = asyncio.get_running_loop().create_task(_follow_changes(runtime.feed))
         searcher = asyncio.get_running_loop().create_task(ui.search.follow())
+        # Mirrors with --every sync in the background (one worker at a time per mirror).
+        home = MirrorHome.of(runtime.database, runtime.blobs, settings)
+        mirrors = asyncio.get_running_loop().create_task(run_schedule(home))
         yield
+        mirrors.cancel()
         poller.cancel()
         searcher.cancel()
         await state.close()
