@@ -13,6 +13,7 @@ from stilton.cli.cache import cache_app
 from stilton.cli.indexes import index_app
 from stilton.cli.packages import packages_app
 from stilton.cli.serve import serve
+from stilton.cli.storage import check_storage, migrate, migrate_storage
 from stilton.cli.tokens import token_app
 from stilton.cli.users import user_app
 
@@ -32,6 +33,9 @@ app.registered_commands += packages_app.registered_commands
 
 
 app.command()(serve)
+app.command()(migrate)
+app.command("migrate-storage")(migrate_storage)
+app.command("check-storage")(check_storage)
 
 
 def main() -> None:
