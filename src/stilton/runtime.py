@@ -27,7 +27,7 @@ from stilton.storage import catalog, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeFeed
-from stilton.storage.database import Database
+from stilton.storage.database import Database, serialize
 from stilton.storage.leases import FileLeases, Leases
 from stilton.storage.object_blobs import S3BlobStore, S3Options
 from stilton.upstream.downloads import Transfers
@@ -284,6 +284,7 @@ def _create_default_layout(database: Database, settings: Settings) -> None:
             return  # made already (most starts)
     layout = _default_layout(settings)
     with database.begin() as connection:
+        serialize(connection, LAYOUT_KEY)  # replicas starting at once make it once
         stored = catalog.get_meta(connection, LAYOUT_KEY)
         if stored is not None:
             version = int(stored)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stilton.core.errors import InsufficientStorage, StorageError
 from stilton.storage.changes import Change, take_pending
+from stilton.storage.leases import lease_number
 
 logger = logging.getLogger("stilton.database")
 
@@ -57,6 +58,15 @@ def _is_disk_full(error: BaseException | None) -> bool:
         # The low byte is the primary result code; extended codes add detail above it.
         return (error.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_FULL
     return getattr(error, "sqlstate", getattr(error, "pgcode", None)) == PG_DISK_FULL
+
+
+def serialize(connection: Connection, key: str) -> None:
+    """Take turns with other processes' transactions that serialize on ``key``, until this
+    transaction ends. SQLite's writers take turns already (BEGIN IMMEDIATE); on PostgreSQL,
+    where transactions run side by side, a transaction advisory lock does it, so that replicas
+    racing on one index's rows (a new project, its serial) wait instead of failing."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lease_number(key)})
 
 
 def _sqlite_engine(url: str, begin: str, **pool: Any) -> Engine:
