@@ -96,13 +96,18 @@ class S3BlobStore:
         except Exception as exc:  # obstore's configuration errors
             raise StorageError(f"Cannot use the bucket {self.url}: {_shorten(exc)}") from exc
 
-    def _call(self, action: str, operation: Callable[[], T]) -> T:
-        """Run one request; obstore's errors become StorageError (missing objects stay
-        FileNotFoundError for the callers that expect them)."""
+    def _call(self, action: str, operation: Callable[[], T], *, lookup: bool = False) -> T:
+        """Run one request; obstore's errors become StorageError. A lookup's missing object
+        stays FileNotFoundError, for the caller to judge; a write's (no such bucket) is not."""
         try:
             return operation()
         except FileNotFoundError:
-            raise
+            if lookup:
+                raise
+            raise StorageError(
+                f"The bucket {self.url} could not {action}: it does not exist (or the store"
+                " answers as if it did not). Create it, or correct blob_url."
+            ) from None
         except Exception as exc:
             raise StorageError(
                 f"The bucket {self.url} could not {action}: {_shorten(exc)}. Check that it is"
@@ -133,7 +138,9 @@ class S3BlobStore:
     def delete(self, sha256: str) -> None:
         try:
             self._call(
-                f"delete blob {sha256}", lambda: obstore.delete(self._store, blob_key(sha256))
+                f"delete blob {sha256}",
+                lambda: obstore.delete(self._store, blob_key(sha256)),
+                lookup=True,
             )
         except FileNotFoundError:
             return
@@ -142,7 +149,9 @@ class S3BlobStore:
 
     def stat(self, sha256: str) -> int | None:
         try:
-            meta = self._call("look up a blob", lambda: obstore.head(self._store, blob_key(sha256)))
+            meta = self._call(
+                "look up a blob", lambda: obstore.head(self._store, blob_key(sha256)), lookup=True
+            )
         except FileNotFoundError:
             return None
         return int(meta["size"])
@@ -168,6 +177,7 @@ class S3BlobStore:
             data = self._call(
                 f"read blob {sha256}",
                 lambda: obstore.get_range(self._store, blob_key(sha256), start=start, end=end),
+                lookup=True,
             )
         except FileNotFoundError as exc:
             raise StorageError(f"Blob {sha256} is missing from the bucket {self.url}.") from exc
@@ -188,7 +198,9 @@ class S3BlobStore:
     def read(self, sha256: str) -> bytes:
         try:
             result = self._call(
-                f"read blob {sha256}", lambda: obstore.get(self._store, blob_key(sha256))
+                f"read blob {sha256}",
+                lambda: obstore.get(self._store, blob_key(sha256)),
+                lookup=True,
             )
             return bytes(result.bytes())
         except FileNotFoundError as exc:
