@@ -19,7 +19,7 @@ from tests.support.s3 import S3Server
 from tests.support.server import StiltonServer
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "hunter2-db-secret"  # noqa: S105
+PASSWORD = "hunter2-db-secret"
 
 
 @pytest.fixture

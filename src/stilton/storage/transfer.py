@@ -106,9 +106,11 @@ def move_storage(
     with source_db.connect() as connection:
         needed = referenced_blobs(connection)
     for number, (sha256, size) in enumerate(sorted(needed.items()), 1):
-        if source_blobs.stat(sha256) is None:
+        stored = source_blobs.stat(sha256)
+        if stored != size:
+            found = "is missing" if stored is None else f"has {stored} bytes, not {size}"
             raise StorageError(
-                f"Blob {sha256} is missing from the source: run the consistency check."
+                f"Blob {sha256} {found} in the source: run 'stilton check-storage' there."
             )
         copy_blob(source_blobs, target_blobs, sha256, size)
         if number % 100 == 0 or number == len(needed):
