@@ -4,8 +4,9 @@ all three fetch each upstream page and file exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from tests.support.dists import Dist
 from tests.support.postgres import PostgresServer
 from tests.support.replicas import Replicas
 from tests.support.s3 import S3Server
+from tests.support.server import StiltonServer
 from tests.support.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +60,11 @@ def token(replicas: Replicas) -> str:
     return replicas.servers[0].create_token()
 
 
+def seen_by_all(servers: list[StiltonServer], check: Callable[[str], bool]) -> float:
+    """The longest any of ``servers`` (by base URL) took until ``check`` held for it."""
+    return max(wait_for(partial(check, server.url)) for server in servers)
+
+
 def test_changes_on_one_replica_are_seen_by_the_others(
     replicas: Replicas, token: str, tmp_path: Path
 ) -> None:
@@ -65,19 +72,17 @@ def test_changes_on_one_replica_are_seen_by_the_others(
     dist = Dist("rep-coherent", "1.0")
     for other in others:  # cached pages on every replica, so that each must notice the change
         assert page_files(other.url, "local", "rep-coherent") == {}
-    assert upload(writer.url, token, dist).status_code == 200
-    for other in others:
-        wait_for(lambda o=other: dist.wheel_filename in page_files(o.url, "local", dist.name))
-    uv_install(Workspace(tmp_path / "install"), replicas.index_url("local"), dist.name)
 
+    def files(url: str) -> dict[str, object]:
+        return page_files(url, "local", dist.name)
+
+    assert upload(writer.url, token, dist).status_code == 200
+    seen_by_all(others, lambda url: dist.wheel_filename in files(url))
+    uv_install(Workspace(tmp_path / "install"), replicas.index_url("local"), dist.name)
     writer.cli("yank", dist.name, "1.0", "--reason", "broken")
-    for other in others:
-        wait_for(
-            lambda o=other: page_files(o.url, "local", dist.name)[dist.wheel_filename] == "broken"
-        )
+    seen_by_all(others, lambda url: files(url).get(dist.wheel_filename) == "broken")
     writer.cli("delete", dist.name, "1.0", "--yes")
-    for other in others:
-        wait_for(lambda o=other: page_files(o.url, "local", dist.name) == {})
+    seen_by_all(others, lambda url: files(url) == {})
 
 
 def test_a_permission_change_reaches_every_replica(replicas: Replicas) -> None:
@@ -85,12 +90,10 @@ def test_a_permission_change_reaches_every_replica(replicas: Replicas) -> None:
     writer.create_index("rep-private")
     token = writer.create_token("rep-private")
     assert upload(writer.url, token, Dist("rep-secret", "1.0"), "rep-private").status_code == 200
-    for other in others:
-        wait_for(lambda o=other: bool(page_files(o.url, "rep-private", "rep-secret")))
+    seen_by_all(others, lambda url: bool(page_files(url, "rep-private", "rep-secret")))
     writer.cli("index", "permissions", "rep-private", "--private")
-    for other in others:
-        url = f"{other.url}/rep-private/simple/rep-secret/"
-        wait_for(lambda u=url: httpx.get(u).status_code == 401)
+    secret = "/rep-private/simple/rep-secret/"
+    seen_by_all(others, lambda url: httpx.get(url + secret).status_code == 401)
 
 
 def test_cold_installs_through_three_replicas_fetch_each_file_once(
