@@ -213,7 +213,9 @@ def test_users_tokens_and_search(runtime: Runtime, tmp_path: Path) -> None:
         search.catch_up(connection)
     with runtime.database.connect() as connection:
         hits = search.search(connection, "searchable", ["local"], 10)
+        typo = search.search(connection, "serchable-thing", ["local"], 10)
     assert [hit.doc.name for hit in hits] == ["searchable-thing"]
+    assert [(hit.doc.name, hit.match) for hit in typo] == [("searchable-thing", "fuzzy")]
 
 
 HOLDER = """

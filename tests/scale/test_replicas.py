@@ -111,3 +111,10 @@ def test_cold_installs_through_three_replicas_fetch_each_file_once(
         assert whole_file_gets(upstream, dist.wheel_filename) <= 1, dist.wheel_filename
     # Every wheel was needed, and so fetched, by someone: exactly once.
     assert [whole_file_gets(upstream, d.wheel_filename) for d in LIBRARIES] == [1] * 4
+
+
+def test_a_replicas_data_directory_holds_only_spool_files(replicas: Replicas) -> None:
+    """Everything else is in the database and the bucket."""
+    for server in replicas.servers:
+        kept = [p for p in server.data_dir.rglob("*") if p.is_file()]
+        assert all(p.relative_to(server.data_dir).parts[0] == "tmp" for p in kept), kept
