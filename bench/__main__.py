@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import corpus, page_sizes, proxy_install, realsize, suite
+from bench import corpus, page_sizes, proxy_install, realsize, replicas, suite
 from bench.corpus import CorpusError
 from bench.measure import MeasureError
 from bench.report import RESULTS_DIR
@@ -57,6 +57,13 @@ def parser() -> argparse.ArgumentParser:
 
     add_suite(commands)
     add_realsize(commands)
+    scale = commands.add_parser(
+        replicas.SCENARIO,
+        help="warm installs and page throughput through nginx: 1 replica vs 3 (PostgreSQL + S3)",
+        description=replicas.__doc__,
+    )
+    scale.add_argument("--runs", type=positive, default=3, help="warm installs per layout")
+    scale.add_argument("--seconds", type=positive, default=5, help="seconds of page load")
 
     commands.add_parser(
         "record-sizes",
@@ -178,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lock_path = args.lock_file or default_path
             files = corpus.lock_corpus(requirements, lock_path, corpus.CACHE_DIR, environ)
             print(f"locked {len(files)} wheels into {lock_path}")
+            return 0
+        if args.command == replicas.SCENARIO:
+            replicas.run(args.runs, args.seconds)
             return 0
         if args.command == "record-sizes":
             record_sizes()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stilton.auth.service import AuthService
-from stilton.core.errors import InvalidInput
+from stilton.core.errors import InvalidInput, StiltonError
 from stilton.core.groups import GroupRule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
@@ -27,8 +27,9 @@ from stilton.storage import catalog, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeFeed
-from stilton.storage.database import Database
-from stilton.storage.leases import FileLeases
+from stilton.storage.database import Database, serialize
+from stilton.storage.leases import FileLeases, Leases
+from stilton.storage.object_blobs import S3BlobStore, S3Options
 from stilton.upstream.downloads import Transfers
 
 LAYOUT_KEY = "default-layout"
@@ -43,7 +44,7 @@ class Runtime:
     blobs: BlobStore
     auth: AuthService
     feed: ChangeFeed
-    leases: FileLeases
+    leases: Leases
     transfers: Transfers = field(default_factory=Transfers)
     # Parsed upstream pages of every proxy, shared by the index objects rebuilt over time.
     upstream_pages: PageMemory = field(init=False)
@@ -243,9 +244,15 @@ class Runtime:
             if r.kind is IndexKind.GROUP
         }
 
-    def check_ready(self) -> None:
-        self.database.check()
-        self.blobs.check()
+    def check_ready(self) -> dict[str, str]:
+        """What is wrong, by part ("database", "blobs"); empty when ready."""
+        failures: dict[str, str] = {}
+        for part, check in (("database", self.database.check), ("blobs", self.blobs.check)):
+            try:
+                check()
+            except StiltonError as exc:
+                failures[part] = exc.message
+        return failures
 
     def close(self) -> None:
         self.database.dispose()
@@ -277,6 +284,7 @@ def _create_default_layout(database: Database, settings: Settings) -> None:
             return  # made already (most starts)
     layout = _default_layout(settings)
     with database.begin() as connection:
+        serialize(connection, LAYOUT_KEY)  # replicas starting at once make it once
         stored = catalog.get_meta(connection, LAYOUT_KEY)
         if stored is not None:
             version = int(stored)
@@ -291,15 +299,52 @@ def _create_default_layout(database: Database, settings: Settings) -> None:
         catalog.set_meta(connection, LAYOUT_KEY, str(LAYOUT_VERSION))
 
 
-def open_runtime(settings: Settings) -> Runtime:
+def open_database(settings: Settings) -> Database:
+    return Database(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """The blob store the settings name: a local directory, or a bucket (``blob_url``)."""
+    if not settings.blob_url:
+        return LocalBlobStore(settings.blob_dir)
+    options = S3Options(
+        settings.s3_endpoint,
+        settings.s3_region,
+        settings.s3_access_key_id,
+        settings.s3_secret_access_key,
+        settings.s3_allow_http,
+    )
+    return S3BlobStore(settings.blob_url, settings.tmp_dir, options, settings.presigned_url_seconds)
+
+
+def open_leases(settings: Settings) -> Leases:
+    """Leases across the processes sharing a data directory, or across replicas sharing a
+    PostgreSQL database."""
+    if settings.is_sqlite:
+        return FileLeases(settings.data_dir / "leases")
+    from stilton.storage.advisory_leases import AdvisoryLeases
+
+    return AdvisoryLeases(settings.effective_database_url)
+
+
+def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
+    """The runtime; ``migrate=False`` refuses a database not at this code's schema instead
+    of migrating it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
-    database.migrate()
+    database = open_database(settings)
+    if migrate:
+        database.migrate()
+    else:
+        database.check_schema()
     _create_default_layout(database, settings)
     feed = ChangeFeed(database.connect, settings.generation_poll_interval)
     database.on_commit = feed.committed
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blobs(settings)
     # Spool files of a crashed process would otherwise stay forever; live ones are locked.
     blobs.sweep_spool()
-    leases = FileLeases(settings.data_dir / "leases")
+    leases = open_leases(settings)
     return Runtime(settings, database, blobs, AuthService(database, feed), feed, leases)

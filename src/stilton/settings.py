@@ -19,7 +19,16 @@ from stilton.core.names import IndexName, parse_index_name
 DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_INDEX = IndexName("main")
+# The standard variables of S3 clients, read when the s3_* settings are not given.
+AWS_VARIABLES = {
+    "s3_endpoint": "AWS_ENDPOINT_URL",
+    "s3_region": "AWS_REGION",
+    "s3_access_key_id": "AWS_ACCESS_KEY_ID",
+    "s3_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "s3_allow_http": "AWS_ALLOW_HTTP",
+}
 POSITIVE = (
+    "database_pool_size",
     "password_checks",
     "guard_slow_after",
     "guard_lock_after",
@@ -39,7 +48,23 @@ class Settings:
     data_dir: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    database_url: str = ""  # empty: SQLite at <data_dir>/stilton.sqlite3
+    # Empty: SQLite at <data_dir>/stilton.sqlite3; or postgresql+psycopg://user@host/db, shared
+    # by replicas. Its password never appears in a log line or a page.
+    database_url: str = field(default="", repr=False)
+    database_pool_size: int = 10  # PostgreSQL connections kept open per worker process
+    database_max_overflow: int = 20  # connections opened beyond the pool under load
+    # Empty: blobs under <data_dir>/blobs; or s3://bucket/prefix (any S3-protocol store), with
+    # the endpoint, region and credentials below, else AWS_ENDPOINT_URL, AWS_REGION,
+    # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ALLOW_HTTP.
+    blob_url: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    s3_allow_http: bool = False  # plain HTTP to the endpoint (a store on a private network)
+    # Seconds a presigned URL of a file in the bucket stays valid; 0: files are streamed
+    # through Stilton instead of answered with a redirect to such a URL.
+    presigned_url_seconds: int = 0
     workers: int = 0  # worker processes; 0: one per core
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
     # Seconds an upload's body may go without a byte arriving before it is abandoned (408).
@@ -98,6 +123,10 @@ class Settings:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
 
     @property
+    def is_sqlite(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")
+
+    @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
@@ -122,6 +151,9 @@ class Settings:
             {k: v for k, v in (overrides or {}).items() if v is not None and k != "config"}
         )
         values.setdefault("data_dir", default_data_dir(environ))
+        for name, variable in AWS_VARIABLES.items():
+            if not values.get(name) and environ.get(variable):
+                values[name] = environ[variable]
         return cls._from_values(values)
 
     @classmethod
@@ -161,6 +193,19 @@ def _convert(name: str, annotation: Any, value: Any) -> Any:
             return parse_index_name(str(value))
         if kind == "str":
             return str(value)
+        if kind == "bool":
+            return _boolean(value)
     except ValueError as exc:
         raise InvalidInput(f"Setting {name!r} has an invalid value {value!r}: {exc}.") from exc
     return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")

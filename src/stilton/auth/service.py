@@ -20,6 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
 
 from stilton.auth.credentials import TOKEN_PREFIX, Credentials
 from stilton.core.errors import InvalidInput, PermissionDenied, Unauthenticated
@@ -182,7 +183,10 @@ class AuthService:
             if user_store.count_admins(connection):
                 return None
         generated = password or secrets.token_urlsafe(18)
-        self.add_user("admin", generated, is_admin=True)
+        try:
+            self.add_user("admin", generated, is_admin=True)
+        except IntegrityError:
+            return None  # another replica, starting at the same time, made it
         return None if password else generated
 
     # -- tokens ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from stilton.cli.indexes import index_app
 from stilton.cli.mirror import mirror_app
 from stilton.cli.packages import packages_app
 from stilton.cli.serve import serve
+from stilton.cli.storage import check_storage, migrate, migrate_storage
 from stilton.cli.tokens import token_app
 from stilton.cli.users import user_app
 
@@ -36,6 +37,9 @@ app.registered_commands += bundle_app.registered_commands
 
 
 app.command()(serve)
+app.command()(migrate)
+app.command("migrate-storage")(migrate_storage)
+app.command("check-storage")(check_storage)
 
 
 def main() -> None:

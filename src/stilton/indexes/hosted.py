@@ -26,7 +26,7 @@ from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, 
 from stilton.storage import catalog
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord, StoredFile
-from stilton.storage.database import Database
+from stilton.storage.database import Database, serialize
 from stilton.storage.schema import utcnow
 
 
@@ -42,6 +42,11 @@ class HostedIndex:
     @property
     def name(self) -> IndexName:
         return self.record.name
+
+    @property
+    def _writes(self) -> str:
+        """The key writers of this index take turns on (``storage.database.serialize``)."""
+        return f"hosted writes {self.record.id}"
 
     @property
     def kind(self) -> IndexKind:
@@ -161,6 +166,7 @@ class HostedIndex:
             self.blobs.put_bytes(checked.metadata_file, metadata_sha256)
         try:
             with self.database.begin() as connection:
+                serialize(connection, self._writes)
                 if self._check_conflicts(connection, checked, one_sdist_per_release):
                     return UploadOutcome.UNCHANGED
                 self._insert(
@@ -268,6 +274,7 @@ class HostedIndex:
         """PEP 592: yank (or unyank) one file, or every file of a release. Returns filenames."""
         name = normalize_project_name(project)
         with self.database.begin() as connection:
+            serialize(connection, self._writes)
             rows = self._select(connection, name, version, filename)
             release_ids = sorted({row.release_id for row in rows}) if filename is None else []
             catalog.set_yanked(
@@ -301,6 +308,7 @@ class HostedIndex:
         """Delete one file, a release or (with neither) every file of a project."""
         name = normalize_project_name(project)
         with self.database.begin() as connection:
+            serialize(connection, self._writes)
             rows = self._select(connection, name, version, filename)
             catalog.mark_deleted(connection, [row.id for row in rows], utcnow())
             catalog.record_change(

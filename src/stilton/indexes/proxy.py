@@ -44,7 +44,7 @@ from stilton.indexes.proxy_pages import KnownPage, PageMemory, ProxyPages
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.database import Database
-from stilton.storage.leases import FileLeases
+from stilton.storage.leases import Leases
 from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
 from stilton.upstream.pages import UpstreamFile
@@ -67,7 +67,7 @@ class ProxyIndex:
         transfers: Transfers,
         max_file_size: int,
         memory: PageMemory,
-        leases: FileLeases,
+        leases: Leases,
     ) -> None:
         self.record = record
         upstream = IndexConfig.from_mapping(record.config).upstream

@@ -30,7 +30,7 @@ from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeScope, publish
 from stilton.storage.database import Database
-from stilton.storage.leases import FileLeases
+from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts
 from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
@@ -64,7 +64,7 @@ class ProxyFiles:
         transfers: Transfers,
         max_file_size: int,
         pages: ProxyPages,
-        leases: FileLeases,
+        leases: Leases,
     ) -> None:
         self.record = record
         self.config = config
@@ -254,13 +254,20 @@ class ProxyFiles:
     async def _metadata_from_cache(
         self, file: UpstreamFile, dist: DistributionFilename
     ) -> bytes | None:
-        if not file.sha256 or await to_thread.run_sync(self._cached_size, file.sha256) is None:
+        if not file.sha256:
             return None
-        path = self.blobs.local_path(file.sha256)
-        if path is None:
+        sha256 = file.sha256
+        size = await to_thread.run_sync(self._cached_size, sha256)
+        if size is None:
             return None
-        with path.open("rb") as wheel:
-            return await to_thread.run_sync(read_wheel_metadata, wheel, dist)
+
+        def read() -> bytes | None:
+            # A local file, or ranged reads of an object in a bucket: only the zip's
+            # directory and the METADATA member are read.
+            with self.blobs.open_reader(sha256, size) as wheel:
+                return read_wheel_metadata(wheel, dist)
+
+        return await to_thread.run_sync(read)
 
     async def _metadata_by_ranges(
         self, file: UpstreamFile, dist: DistributionFilename

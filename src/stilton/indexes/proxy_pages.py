@@ -30,7 +30,7 @@ from stilton.storage import upstream_cache
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import RESET, Change, ChangeScope, publish
 from stilton.storage.database import Database
-from stilton.storage.leases import FileLeases
+from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts, StoredPage
 from stilton.upstream.client import PageResponse, UpstreamClient, Validators
 from stilton.upstream.compact import decode_page, encode_page
@@ -180,7 +180,7 @@ class ProxyPages:
         database: Database,
         client: UpstreamClient,
         memory: PageMemory,
-        leases: FileLeases,
+        leases: Leases,
     ) -> None:
         self.record = record
         self.config = config

@@ -194,12 +194,11 @@ class Exporter:
 
     @contextmanager
     def _open(self, sha256: str) -> Iterator[BinaryIO]:
-        path = self.blobs.local_path(sha256)
-        if path is None:
-            yield io.BytesIO(self.blobs.read(sha256))
-            return
+        size = self.blobs.stat(sha256)
         try:
-            stream = path.open("rb")
+            if size is None:
+                raise FileNotFoundError(2, "missing")
+            stream = self.blobs.open_reader(sha256, size)
         except OSError as exc:
             raise StorageError(
                 f"The blob {sha256} is missing from the store ({exc.strerror});"

@@ -6,12 +6,11 @@ feed. Also the mirror's record of which files it stored. Synchronous: run in wor
 
 from __future__ import annotations
 
-import io
 import threading
 
 from packaging.metadata import RawMetadata
 
-from stilton.core.errors import NotFound
+from stilton.core.errors import NotFound, StorageError
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.metadata import parse_core_metadata, read_sdist_metadata, read_wheel_metadata
 from stilton.core.model import ProjectStatus
@@ -63,13 +62,16 @@ class MirrorStore:
             return requires_dist(parse_core_metadata(blobs.read(stored.metadata_sha256)))
         dist = parse_distribution_filename(stored.filename)
         reader = read_wheel_metadata if dist.is_wheel else read_sdist_metadata
-        path = blobs.local_path(stored.sha256)
         try:
-            with path.open("rb") if path else io.BytesIO(blobs.read(stored.sha256)) as archive:
+            size = blobs.stat(stored.sha256)
+            if size is None:
+                raise StorageError("it is missing from the blob store")
+            with blobs.open_reader(stored.sha256, size) as archive:
                 data = reader(archive, dist)
-        except OSError as exc:
+        except (OSError, StorageError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else exc.message
             raise NotFound(
-                f"the stored file cannot be read ({exc.strerror}); 'stilton verify' checks them all"
+                f"the stored file cannot be read ({reason}); 'stilton verify' checks them all"
             ) from exc
         return requires_dist(parse_core_metadata(data)) if data else []
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from stilton.core.errors import StiltonError
 from stilton.storage import catalog, inventory
@@ -52,14 +51,16 @@ class BlobState:
 
 
 def hash_blob(blobs: BlobStore, sha256: str) -> BlobState:
-    path = blobs.local_path(sha256)
     try:
-        if path is None:
-            data = blobs.read(sha256)
-            return BlobState(hashlib.sha256(data).hexdigest(), len(data))
-        with path.open("rb") as stream:
-            digest = hashlib.file_digest(stream, "sha256")
-            return BlobState(digest.hexdigest(), stream.tell())
+        size = blobs.stat(sha256)
+        if size is None:
+            return BlobState(None, 0)
+        digest, read = hashlib.sha256(), 0
+        with blobs.open_reader(sha256, size) as stream:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+                read += len(chunk)
+        return BlobState(digest.hexdigest(), read)
     except FileNotFoundError:
         return BlobState(None, 0)
     except (OSError, StiltonError) as exc:
@@ -119,12 +120,7 @@ def verify_store(
 
 
 def unreferenced(database: Database, blobs: BlobStore) -> list[str]:
-    """Blobs in a local store that no row refers to (deleted files' rows included)."""
-    root = blobs.local_path("0" * 64)
-    if root is None:
-        return []
-    store = root.parents[2]  # sha256/ab/cd/<digest>
+    """Blobs in the store that no row refers to (deleted files' rows included)."""
     with database.connect() as connection:
         known = inventory.known_digests(connection)
-    found = (p.name for p in Path(store).glob("*/*/*") if p.is_file())
-    return sorted(name for name in found if name not in known)
+    return sorted(sha256 for sha256, _size in blobs.list_blobs() if sha256 not in known)

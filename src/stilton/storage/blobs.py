@@ -1,8 +1,9 @@
 """Content-addressed blob store: bytes kept under their sha256, shared across indexes.
 
-Writers spool to a temporary file inside the store, fsync it, check its digest, and only then
-move it into place (DESIGN.md, "Data safety"); a crash leaves at most an orphan in ``tmp/``,
-removed when the store is next opened (``sweep_spool``).
+Writers spool to a temporary file, fsync it, check its digest, and only then move it into place
+(DESIGN.md, "Data safety"); a crash leaves at most an orphan spool file, removed when the store
+is next opened (``sweep_spool``). How a stored file reaches a client is the store's decision,
+a ``Delivery``: a local path the server sends itself, a stream, or a presigned URL.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import obstore
 from obstore.store import LocalStore
@@ -22,10 +24,37 @@ from stilton.storage.disk import disk_error
 from stilton.storage.spool_files import SpoolFile, open_spool_file, sweep_spool_files
 
 CHUNK = 256 * 1024
+BLOB_PREFIX = "sha256/"
 
 
 def blob_key(sha256: str) -> str:
-    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+    return f"{BLOB_PREFIX}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendPath:
+    """A local file the server sends itself (ASGI pathsend)."""
+
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBlob:
+    """Bytes read from the store and passed on by Stilton (``iter_range``)."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectTo:
+    """A short-lived presigned URL the client is redirected to (it carries a signature, so it
+    is kept out of reprs)."""
+
+    url: str = field(repr=False)
+
+
+Delivery = SendPath | StreamBlob | RedirectTo
 
 
 class BlobStore(Protocol):
@@ -44,8 +73,21 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
-    def local_path(self, sha256: str) -> Path | None:
-        """The file's path where the server can send it itself (pathsend), else None."""
+    def stat(self, sha256: str) -> int | None:
+        """The stored size, or None when the blob is missing."""
+
+    def still_stored(self, sha256: str) -> bool:
+        """A cheap check for a lookup cached in memory: exact where it costs no request
+        (a local file), else True (a missing object is found when it is read)."""
+
+    def delivery(self, sha256: str, size: int) -> Delivery:
+        """How the whole stored file reaches a client."""
+
+    def open_reader(self, sha256: str, size: int) -> BinaryIO:
+        """A seekable file over the blob (reading a cached wheel's metadata)."""
+
+    def list_blobs(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob's sha256 and size."""
 
     def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` inclusive."""
@@ -110,8 +152,28 @@ class LocalBlobStore:
             return False
         return True
 
-    def local_path(self, sha256: str) -> Path | None:
-        return self.root / blob_key(sha256)
+    def stat(self, sha256: str) -> int | None:
+        try:
+            return (self.root / blob_key(sha256)).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def still_stored(self, sha256: str) -> bool:
+        return (self.root / blob_key(sha256)).exists()
+
+    def delivery(self, sha256: str, size: int) -> Delivery:
+        return SendPath(self.root / blob_key(sha256))
+
+    def open_reader(self, sha256: str, size: int) -> BinaryIO:
+        try:
+            return (self.root / blob_key(sha256)).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"Blob {sha256} is missing from the store.") from exc
+
+    def list_blobs(self) -> Iterator[tuple[str, int]]:
+        for path in sorted((self.root / BLOB_PREFIX).rglob("*")):
+            if path.is_file() and len(path.name) == 64:
+                yield path.name, path.stat().st_size
 
     def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
         offset = start

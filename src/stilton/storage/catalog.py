@@ -13,6 +13,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_version
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from stilton.core.errors import Conflict, NotFound
 from stilton.core.filenames import PackageType
@@ -103,10 +104,12 @@ def get_meta(connection: Connection, key: str) -> str | None:
 
 
 def set_meta(connection: Connection, key: str, value: str) -> None:
-    if get_meta(connection, key) is None:
-        connection.execute(insert(meta).values(key=key, value=value))
-    else:
-        connection.execute(update(meta).where(meta.c.key == key).values(value=value))
+    """An upsert: processes and replicas setting one key at once neither fail nor double it."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(meta).values(key=key, value=value)
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+    )
 
 
 def update_index_config(connection: Connection, index: IndexRecord, config: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """The database connection: engine setup per backend, migrations, and transactions.
 
 SQLite is tuned for a server and CLI commands working on the same file at once (WAL, a busy
-timeout, full fsync); the same code runs on PostgreSQL for scale-out.
+timeout, full fsync); the same code runs on PostgreSQL for scale-out, where a pool of
+connections is kept per process and replicas starting at once migrate one at a time (an
+advisory lock held by the migrating transaction).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stilton.core.errors import InsufficientStorage, StorageError
 from stilton.storage.changes import Change, take_pending
+from stilton.storage.leases import lease_number
 
 logger = logging.getLogger("stilton.database")
 
@@ -30,6 +33,9 @@ HEAD_REVISION = "0008"
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for another process's lock on SQLite
 WRITE_WAIT = 120.0  # seconds a write waits for this process's earlier writes
 BEGIN_ATTEMPTS = 3
+# The advisory lock (two int4 keys: a key space apart from the leases' bigint keys) held by
+# the transaction that migrates a PostgreSQL database.
+MIGRATION_LOCK = (0x5717, 1)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +60,15 @@ def _is_disk_full(error: BaseException | None) -> bool:
     return getattr(error, "sqlstate", getattr(error, "pgcode", None)) == PG_DISK_FULL
 
 
+def serialize(connection: Connection, key: str) -> None:
+    """Take turns with other processes' transactions that serialize on ``key``, until this
+    transaction ends. SQLite's writers take turns already (BEGIN IMMEDIATE); on PostgreSQL,
+    where transactions run side by side, a transaction advisory lock does it, so that replicas
+    racing on one index's rows (a new project, its serial) wait instead of failing."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lease_number(key)})
+
+
 def _sqlite_engine(url: str, begin: str, **pool: Any) -> Engine:
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT}, **pool
@@ -72,7 +87,14 @@ class Database:
     ``on_commit`` hears the changes a committed transaction published (``storage.changes``).
     """
 
-    def __init__(self, url: str, on_commit: Callable[[list[Change]], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_commit: Callable[[list[Change]], None] | None = None,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+    ) -> None:
         self.url = url
         self.on_commit = on_commit
         self._writing = threading.local()
@@ -84,7 +106,15 @@ class Database:
                 url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=WRITE_WAIT
             )
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            # pre_ping: a connection the server dropped (a restart, a failover) is replaced
+            # when it is next taken from the pool, not handed to a request.
+            self.engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=WRITE_WAIT,
+            )
             self._writer = self.engine
 
     @property
@@ -100,21 +130,49 @@ class Database:
             return None
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent; safe at every start)."""
-        if self.revision() == HEAD_REVISION:
+        """Bring the schema to the newest revision (idempotent; safe at every start, and when
+        replicas start at once). A schema newer than this code knows is refused."""
+        current = self.revision()
+        if current == HEAD_REVISION:
             return
         # Imported here: most starts find the schema current and never need Alembic.
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = _alembic_config()
+        self._refuse_unknown(current, config)
         try:
             with self._migration_lock(), self.engine.begin() as connection:
+                if not self.is_sqlite:
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                        {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise self._translate(exc, "Could not migrate the database") from exc
+
+    def check_schema(self) -> None:
+        """Refuse a database another (newer) Stilton migrated, or one not migrated yet."""
+        current = self.revision()
+        if current != HEAD_REVISION:
+            self._refuse_unknown(current, _alembic_config())
+            raise StorageError(
+                f"The database is at schema revision {current or 'none'}, older than this"
+                f" Stilton's ({HEAD_REVISION}): run 'stilton migrate'."
+            )
+
+    @staticmethod
+    def _refuse_unknown(current: str | None, config: Any) -> None:
+        from alembic.script import ScriptDirectory
+
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise StorageError(
+                f"The database's schema is at revision {current!r}, which this Stilton (schema"
+                f" {HEAD_REVISION}) does not know: a newer Stilton migrated it. Run that version"
+                " (or newer) on every replica; older code never writes to a newer schema."
+            )
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -204,6 +262,18 @@ class Database:
             return InsufficientStorage("the database server's data")
         return StorageError(f"{failure}: {error or exc}")
 
+    def redacted_url(self) -> str:
+        """The URL without its password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
     def dispose(self) -> None:
         self.engine.dispose()
         self._writer.dispose()
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config

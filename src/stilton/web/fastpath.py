@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stilton.core.errors import NotAcceptable
 from stilton.core.negotiation import SimpleFormat, select_format
 from stilton.core.urls import METADATA_SUFFIX
+from stilton.storage.blobs import SendPath
 from stilton.web.files import IMMUTABLE, OCTET_STREAM
 from stilton.web.simple import SERIAL_HEADER, accepts_gzip, etag_matches
 from stilton.web.state import BuiltIndex, RenderedPage, WebState
@@ -133,10 +134,12 @@ class FastPath:
         opened = self.web.files.get(index, (sha256, filename, want_metadata))
         if opened is None or not built.readable_by_anyone(opened.sources):
             return False
-        blob = opened.blob
-        path = self.web.runtime.blobs.local_path(blob.sha256)
-        if path is None or not path.exists():
+        blob, blobs = opened.blob, self.web.runtime.blobs
+        delivery = blobs.delivery(blob.sha256, blob.size)
+        # Only files the server sends itself are this fast; the others take the full path.
+        if not isinstance(delivery, SendPath) or not blobs.still_stored(blob.sha256):
             return False
+        path = delivery.path
         etag = f'"{blob.sha256}"'
         raw = [
             (b"etag", etag.encode()),

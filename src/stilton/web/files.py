@@ -1,8 +1,9 @@
 """File routes: distributions and their PEP 658 metadata, by sha256 and filename.
 
 Files never change, so they carry a strong ETag (their sha256) and immutable cache headers;
-single and suffix ranges answer 206, ``If-Range`` guards resumed downloads, and a whole local
-file is sent by the server itself (ASGI pathsend) rather than read through Python.
+single and suffix ranges answer 206, ``If-Range`` guards resumed downloads. A whole file goes
+the way its blob store plans (``Delivery``): a local file sent by the server itself (ASGI
+pathsend), bytes streamed from a bucket, or a redirect to a short-lived presigned URL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from stilton.core.errors import InvalidInput, NotFound
@@ -24,7 +25,7 @@ from stilton.core.permissions import Action
 from stilton.core.ranges import parse_range
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import FileStream, StoredBlob
-from stilton.storage.blobs import BlobStore
+from stilton.storage.blobs import BlobStore, RedirectTo, SendPath, StreamBlob
 from stilton.web.auth import authorize, authorize_sources, project_sources
 from stilton.web.simple import etag_matches, visibility
 from stilton.web.state import OpenedFile, index_of, state_of
@@ -75,7 +76,7 @@ async def _open(request: Request) -> tuple[StoredBlob | FileStream, frozenset[In
     project = project_of(filename)
     key = (sha256, filename, want_metadata)
     found = state.files.get(index.name, key)
-    if found is not None and _still_stored(state.runtime.blobs, found.blob):
+    if found is not None and state.runtime.blobs.still_stored(found.blob.sha256):
         await authorize_sources(request, index, project, found.sources)
         return found.blob, found.sources
     stamp = state.versions.stamp(index.name, project)
@@ -97,12 +98,6 @@ def project_of(filename: str) -> ProjectName | None:
         return parse_distribution_filename(filename).project
     except InvalidInput:
         return None
-
-
-def _still_stored(blobs: BlobStore, blob: StoredBlob) -> bool:
-    """A proxy may have evicted a file since its lookup was cached."""
-    path = blobs.local_path(blob.sha256)
-    return path is None or path.exists()
 
 
 def _if_range_allows(request: Request, etag: str) -> bool:
@@ -154,7 +149,20 @@ async def serve_file(request: Request) -> Response:
             headers=headers,
             media_type=OCTET_STREAM,
         )
-    path = blobs.local_path(blob)
-    if path is None:
-        raise NotFound("Remote blob stores are not served yet.")
-    return PathSendResponse(path, headers, blobs, blob, size)
+    return _deliver(blobs, blob, size, headers)
+
+
+def _deliver(blobs: BlobStore, sha256: str, size: int, headers: dict[str, str]) -> Response:
+    """The whole stored file, the way the blob store plans it."""
+    match blobs.delivery(sha256, size):
+        case SendPath(path):
+            return PathSendResponse(path, headers, blobs, sha256, size)
+        case RedirectTo(url):
+            # The URL expires soon: the redirect itself is never cached.
+            return RedirectResponse(url, 302, headers={"Cache-Control": "no-store"})
+        case StreamBlob():
+            headers["Content-Length"] = str(size)
+            chunks = blobs.iter_range(sha256, 0, size - 1) if size else iter(())
+            return StreamingResponse(
+                iterate_in_threadpool(chunks), 200, headers, media_type=OCTET_STREAM
+            )

@@ -6,22 +6,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from stilton.core.errors import StiltonError
 from stilton.web.state import state_of
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"status": "ok"}, headers=NO_STORE)
 
 
 async def ready(request: Request) -> Response:
-    """Ready when the database answers and the blob store is writable."""
-    try:
-        await run_in_threadpool(state_of(request).runtime.check_ready)
-    except StiltonError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "reason": exc.message},
-            503,
-            headers={"Cache-Control": "no-store"},
-        )
-    return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+    """Ready when the database answers and the blob store is writable; a 503 otherwise,
+    naming what failed (``failed``) and why (``reason``), for load balancers and operators."""
+    failures = await run_in_threadpool(state_of(request).runtime.check_ready)
+    if failures:
+        body = {
+            "status": "unavailable",
+            "failed": sorted(failures),
+            "reason": " ".join(failures[part] for part in sorted(failures)),
+        }
+        return JSONResponse(body, 503, headers=NO_STORE)
+    return JSONResponse({"status": "ready"}, headers=NO_STORE)
