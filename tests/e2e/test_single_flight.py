@@ -24,7 +24,7 @@ from tests.support.upstream import FakeUpstream, Fault, LoggedRequest
 pytestmark = pytest.mark.e2e
 
 CLIENTS = 20
-SLOW_SECONDS = 0.5  # the upstream's delay before each answer: the window the clients meet in
+SLOW_SECONDS = 1.0  # the upstream's delay before each answer: the window the clients meet in
 STREAM_THRESHOLD = 8 * 2**20  # files above this size are streamed to clients while they arrive
 LARGE = Dist("sf-large", "1.0", padding=30 * 2**20)
 SMALL = Dist("sf-small", "1.0")
@@ -144,11 +144,9 @@ def test_concurrent_clients_share_one_upstream_download(
 
     assert {(f.status, f.size, f.sha256) for f in fetched} == {(200, len(data), listed.sha256)}
     assert downloads(upstream, dist.wheel_filename) == 1
-    # Every request went out before any answer was complete, inside the upstream's delay: they
-    # overlapped, so the single download above was shared rather than cached in between.
-    sent = [f.sent_at for f in fetched]
-    assert max(sent) - min(sent) < SLOW_SECONDS
-    assert max(sent) < min(f.finished_at for f in fetched)
+    # Every request went out before any answer was complete: they overlapped, so the single
+    # download above was shared rather than cached in between.
+    assert max(f.sent_at for f in fetched) < min(f.finished_at for f in fetched)
 
 
 def test_cached_files_and_pages_survive_a_kill(stilton_server: StiltonServer) -> None:

@@ -18,7 +18,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -553,7 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             self.close_connection = True  # a request body we never read must not be parsed
         if response.delay:
-            time.sleep(response.delay)
+            with self.server.upstream.in_flight():
+                time.sleep(response.delay)
         if response.reset:
             self._reset()
             return
@@ -606,6 +607,9 @@ class FakeUpstream:
         self._blobs: dict[str, _File] = {}  # every file ever added, by filename
         self._faults: dict[str | None, set[Fault]] = {}
         self._log: list[LoggedRequest] = []
+        self._delayed: list[str] = []  # the targets a SLOW fault held, in order
+        self._waiting = 0
+        self.peak_waiting = 0  # the most SLOW responses held at the same moment
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -815,7 +819,27 @@ class FakeUpstream:
             self._log.append(LoggedRequest(method, target, headers, status))
         if Fault.SLOW in faults:
             response.delay = self.slow_seconds
+            with self._lock:
+                self._delayed.append(target)
         return response
+
+    @property
+    def delayed(self) -> list[str]:
+        """The request targets a SLOW fault held back, oldest first."""
+        with self._lock:
+            return list(self._delayed)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a held response while it waits (``peak_waiting`` shows parallel serving)."""
+        with self._lock:
+            self._waiting += 1
+            self.peak_waiting = max(self.peak_waiting, self._waiting)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _project_of(self, path: str) -> str | None:
         """The project a path belongs to, for per-project faults."""
