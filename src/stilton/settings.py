@@ -19,6 +19,9 @@ from stilton.core.names import IndexName, parse_index_name
 DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_INDEX = IndexName("main")
+LOG_FORMATS = ("text", "json")
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 POSITIVE = (
     "password_checks",
     "guard_slow_after",
@@ -52,6 +55,8 @@ class Settings:
     page_cache_bytes: int = 64 * 2**20  # rendered pages kept in memory, per worker process
     upstream_page_bytes: int = 32 * 2**20  # parsed upstream pages kept in memory, per worker
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line, for log collectors
+    access_log: bool = True  # one line per request on the logger "stilton.access", at info
     # The initial administrator's password, used once on first start (else one is generated).
     admin_password: str = field(default="", repr=False)
     tls_cert: str = ""  # PEM certificate (chain): serve HTTPS
@@ -79,6 +84,10 @@ class Settings:
         for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"Setting {name!r} must be above 0, not {getattr(self, name)}.")
+        if self.log_format not in LOG_FORMATS:
+            raise InvalidInput(
+                f"Setting 'log_format' is 'text' or 'json', not {self.log_format!r}."
+            )
 
     @property
     def worker_count(self) -> int:
@@ -148,6 +157,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in section.items() if key != "indexes"}
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    raise ValueError(f"expected one of {', '.join(TRUE + FALSE)}")
+
+
 def _convert(name: str, annotation: Any, value: Any) -> Any:
     kind = str(annotation)
     try:
@@ -161,6 +179,8 @@ def _convert(name: str, annotation: Any, value: Any) -> Any:
             return parse_index_name(str(value))
         if kind == "str":
             return str(value)
+        if kind == "bool":
+            return _boolean(value)
     except ValueError as exc:
         raise InvalidInput(f"Setting {name!r} has an invalid value {value!r}: {exc}.") from exc
     return value

@@ -11,6 +11,7 @@ from granian import Granian
 from granian.constants import Interfaces
 
 from stilton.settings import Settings
+from stilton.web.log_format import granian_logging
 
 
 def main() -> None:
@@ -22,7 +23,8 @@ def main() -> None:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.worker_count,
-        log_access=False,
+        log_access=False,  # Stilton's own request log (stilton.access) says more
+        log_dictconfig=granian_logging(settings.log_format),
         ssl_cert=Path(settings.tls_cert) if settings.tls_cert else None,
         ssl_key=Path(settings.tls_key) if settings.tls_key else None,
         ssl_ca=Path(settings.tls_client_ca) if settings.tls_client_ca else None,

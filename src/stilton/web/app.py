@@ -31,6 +31,8 @@ from stilton.web.api import create_api
 from stilton.web.errors import handle_http_error, handle_stilton_error, handle_unexpected_error
 from stilton.web.fastpath import FastPath
 from stilton.web.forwarded import ForwardedHeaders, parse_trusted
+from stilton.web.log_format import configure_logging
+from stilton.web.request_log import RequestLog
 from stilton.web.state import WebState
 from stilton.web.ui import index_page
 from stilton.web.ui import routes as ui_routes
@@ -145,6 +147,9 @@ def create_app(settings: Settings) -> ASGIApp:
     app.state.stilton = state
     app.state.ui = ui
     served: ASGIApp = FastPath(ApiPrefix(SessionPrincipal(app, ui.sessions), api), state)
+    # Outside the fast path, so its answers are logged too; inside ForwardedHeaders, so the
+    # client address is the real one.
+    served = RequestLog(served)
     if settings.trusted_proxies:
         served = ForwardedHeaders(
             served, parse_trusted(settings.trusted_proxies), settings.client_cert_header
@@ -168,7 +173,5 @@ async def _follow_changes(feed: ChangeFeed) -> None:
 def app_from_environ() -> ASGIApp:
     """Granian's factory: settings come from the ``STILTON_*`` variables set by the CLI."""
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, settings.access_log)
     return create_app(settings)

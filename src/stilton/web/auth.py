@@ -23,6 +23,7 @@ from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, all
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
+from stilton.web.request_log import note_principal
 from stilton.web.state import WebState, state_of
 
 
@@ -43,6 +44,7 @@ async def principal_of(request: Request) -> Principal:
     else:
         principal = await checked_credentials(request, credentials)
     request.scope["stilton.principal"] = principal
+    note_principal(request.scope, principal)
     return principal
 
 
