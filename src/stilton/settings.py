@@ -20,6 +20,7 @@ DEFAULT_PORT = 3150
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_INDEX = IndexName("main")
 LOG_FORMATS = ("text", "json")
+METRICS_ACCESS = ("public", "authenticated", "admin", "off")
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 POSITIVE = (
@@ -57,6 +58,9 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line, for log collectors
     access_log: bool = True  # one line per request on the logger "stilton.access", at info
+    # Who may read /-/metrics: "public", "authenticated" (any valid credentials), "admin", or
+    # "off" (nothing is counted).
+    metrics_access: str = "public"
     # The initial administrator's password, used once on first start (else one is generated).
     admin_password: str = field(default="", repr=False)
     tls_cert: str = ""  # PEM certificate (chain): serve HTTPS
@@ -84,6 +88,11 @@ class Settings:
         for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"Setting {name!r} must be above 0, not {getattr(self, name)}.")
+        if self.metrics_access not in METRICS_ACCESS:
+            raise InvalidInput(
+                f"Setting 'metrics_access' is one of {', '.join(METRICS_ACCESS)}, not"
+                f" {self.metrics_access!r}."
+            )
         if self.log_format not in LOG_FORMATS:
             raise InvalidInput(
                 f"Setting 'log_format' is 'text' or 'json', not {self.log_format!r}."
@@ -109,6 +118,11 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where workers keep their counts when there are several (made afresh at start)."""
+        return self.data_dir / "metrics"
 
     @property
     def tmp_dir(self) -> Path:

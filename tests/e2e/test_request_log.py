@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,12 +28,6 @@ PIP_REQUEST = re.compile(r'"(GET|HEAD) (\S+) HTTP/1\.1" (\d{3}) (\d+)')
 ACCESS_LINE = re.compile(r'^INFO stilton\.access: (\S+) (\S+) "(\S+) (\S+)" (\d+) (\d+) ', re.M)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StiltonServer]:
-    with StiltonServer(tmp_path_factory.mktemp("request-log"), workers=2) as running:
-        yield running
-
-
 def upload(server: StiltonServer, token: str, dist: Dist) -> None:
     data = wheel_bytes(dist)
     with httpx.Client(trust_env=False, timeout=30.0) as client:
@@ -47,40 +40,13 @@ def upload(server: StiltonServer, token: str, dist: Dist) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_a_pip_install_is_logged_request_by_request_without_secrets(
-    server: StiltonServer, tmp_path: Path
-) -> None:
-    server.create_index(INDEX)
-    server.cli("index", "permissions", INDEX, "--private")
-    password = f"pw-{secrets.token_hex(16)}"
-    server.cli("user", "add", "carol", "--password-stdin", stdin=password + "\n")
-    token = server.create_token(INDEX)
-    for dist in (LIB, APP):
-        upload(server, token, dist)
-    workspace = Workspace(tmp_path)
-    venv = workspace.root / "venv"
-    workspace.tool(UV, "venv", "--python", base_python(), venv)
-    workspace.tool(UV, "pip", "install", "--python", venv_python(venv), f"pip=={PIP_VERSION}")
-    index_url = server.index_url(INDEX).replace("://", f"://carol:{quote(password)}@")
-
-    workspace.run(
-        [
-            venv_python(venv),
-            "-m",
-            "pip",
-            "install",
-            "-v",
-            "--no-cache-dir",
-            "--log",
-            "pip.log",
-            APP.name,
-        ],
-        env={"PIP_INDEX_URL": index_url},
-    )
-
-    asked = Counter(PIP_REQUEST.findall((workspace.root / "pip.log").read_text()))
-    assert len(asked) >= 4, asked  # two pages and two files at least
+def test_a_pip_install_is_logged_request_by_request_without_secrets(tmp_path: Path) -> None:
+    with StiltonServer(tmp_path / "server", workers=2) as server:
+        secrets_used = install_from_a_private_index(server, Workspace(tmp_path / "pip"))
+    # Read once the server has stopped: workers write their log in batches.
     log = server.read_log()
+    asked = Counter(PIP_REQUEST.findall((tmp_path / "pip" / "pip.log").read_text()))
+    assert len(asked) >= 4, asked  # two pages and two files at least
     logged = Counter(
         (method, path, status, size)
         for _client, user, method, path, status, size in ACCESS_LINE.findall(log)
@@ -88,5 +54,26 @@ def test_a_pip_install_is_logged_request_by_request_without_secrets(
     )
     missing = asked - logged
     assert not missing, (missing, log[-3000:])
-    assert password not in log and quote(password) not in log
-    assert token not in log
+    for secret in secrets_used:
+        assert secret not in log
+
+
+def install_from_a_private_index(server: StiltonServer, workspace: Workspace) -> list[str]:
+    """pip installs APP and LIB from a private index as carol (password in the index URL);
+    returns the secrets used: the password, as sent and as typed, and the upload token."""
+    server.create_index(INDEX)
+    server.cli("index", "permissions", INDEX, "--private")
+    password = f"pw-{secrets.token_hex(16)}"
+    server.cli("user", "add", "carol", "--password-stdin", stdin=password + "\n")
+    token = server.create_token(INDEX)
+    for dist in (LIB, APP):
+        upload(server, token, dist)
+    venv = workspace.root / "venv"
+    workspace.tool(UV, "venv", "--python", base_python(), venv)
+    workspace.tool(UV, "pip", "install", "--python", venv_python(venv), f"pip=={PIP_VERSION}")
+    index_url = server.index_url(INDEX).replace("://", f"://carol:{quote(password)}@")
+
+    # -v: pip's log gets urllib3's line for every request it made.
+    pip = ["-m", "pip", "install", "-v", "--no-cache-dir", "--log", "pip.log", APP.name]
+    workspace.run([venv_python(venv), *pip], env={"PIP_INDEX_URL": index_url})
+    return [password, quote(password), token]

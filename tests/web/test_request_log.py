@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from stilton.web.log_format import ACCESS_LOGGER, JsonFormatter, configure_logging
+from stilton.web.request_log import AccessRecord
 from tests.support.dists import Dist
 from tests.web.conftest import Uploader
 
@@ -103,3 +104,13 @@ def test_the_request_log_can_be_turned_off() -> None:
         root.handlers, level, access = saved[0], saved[1], saved[2]
         root.setLevel(level)
         logging.getLogger(ACCESS_LOGGER).setLevel(access)
+
+
+def test_an_access_record_formats_like_any_record() -> None:
+    """Operators' formatters may name any of a record's attributes."""
+    fields = ("1.2.3.4", "-", "GET", "/", 200, 10, 0.5)
+    shape = "%(asctime)s %(process)d %(thread)d %(threadName)s %(module)s %(levelname)s %(message)s"
+
+    line = logging.Formatter(shape).format(AccessRecord(fields))
+
+    assert line.endswith(' request_log INFO 1.2.3.4 - "GET /" 200 10 0.5ms')

@@ -5,6 +5,7 @@ of Stilton but its settings, so it stays small; each worker builds the app itsel
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from granian import Granian
@@ -14,8 +15,21 @@ from stilton.settings import Settings
 from stilton.web.log_format import granian_logging
 
 
+def share_metrics(settings: Settings) -> None:
+    """Several workers count into files of a directory every scrape reads (prometheus-client's
+    multi-process mode); it is made afresh at each start, so no dead worker's counts linger.
+    Workers inherit the variable, which prometheus-client reads when it is imported."""
+    shutil.rmtree(settings.metrics_dir, ignore_errors=True)
+    if settings.worker_count > 1 and settings.metrics_access != "off":
+        settings.metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
 def main() -> None:
     settings = Settings.from_env(os.environ)
+    share_metrics(settings)
     Granian(
         "stilton.web.app:app_from_environ",
         factory=True,

@@ -22,6 +22,7 @@ import httpx
 
 from stilton import __version__
 from stilton.core.errors import UpstreamError, UpstreamTimeout
+from stilton.core.telemetry import UNWATCHED, UpstreamWatch
 from stilton.core.upstream import (
     DeadlinePassed,
     DownloadTooSlow,
@@ -128,8 +129,15 @@ class CappedDecoder:
 
 
 class UpstreamClient:
-    def __init__(self, config: UpstreamConfig, *, resolve: Resolver = resolve_host) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        resolve: Resolver = resolve_host,
+        watch: UpstreamWatch = UNWATCHED,
+    ) -> None:
         self.config = config
+        self.watch = watch  # hears every request; may refuse one (an unhealthy upstream)
         backend = PinnedBackend(config.check_host, resolve)
         self._trusted = self._client(backend, self._auth(), self._tls(with_cert=True))
         self._anonymous = self._client(backend, None, self._tls(with_cert=False))
@@ -283,9 +291,10 @@ class UpstreamClient:
     async def _raw(self, response: httpx.Response, url: str) -> abc.AsyncIterator[bytes]:
         try:
             async for chunk in response.aiter_raw():  # as they arrive: rates are measured
+                self.watch.received(len(chunk))
                 yield chunk
         except httpx.HTTPError as exc:
-            raise self._translate(exc, url) from exc
+            raise self._failure(exc, url) from exc
 
     async def _read(self, response: httpx.Response, url: str, limit: int) -> bytes:
         """The decoded body, refused as soon as it passes ``limit`` bytes."""
@@ -305,7 +314,9 @@ class UpstreamClient:
             with anyio.fail_after(self.config.request_deadline):
                 yield
         except TimeoutError as exc:
-            raise DeadlinePassed(url, self.config.request_deadline) from exc
+            error = DeadlinePassed(url, self.config.request_deadline)
+            self.watch.failed(url, error)
+            raise error from exc
 
     async def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
         """One request, following redirects here so that every hop is checked on its own: a
@@ -330,15 +341,20 @@ class UpstreamClient:
         if origin_of(url) is None:
             raise UpstreamError(f"Refused to fetch {redact_url(url)}: not an http(s) URL.")
         client = self._trusted if self.config.sends_credentials_to(url) else self._anonymous
+        self.watch.admit(url)
         try:
             request = client.build_request(method, url, headers=headers)
-            return await client.send(request, stream=True)
+            response = await client.send(request, stream=True)
         except HostRefused as exc:
-            raise exc.at(url) from None
+            refused = exc.at(url)
+            self.watch.failed(url, refused)
+            raise refused from None
         except httpx.InvalidURL as exc:
             raise UpstreamError(f"The upstream linked an invalid URL, {redact_url(url)}.") from exc
         except httpx.HTTPError as exc:
-            raise self._translate(exc, url) from exc
+            raise self._failure(exc, url) from exc
+        self.watch.answered(url, response.status_code)
+        return response
 
     def _require_ok(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
@@ -350,6 +366,11 @@ class UpstreamClient:
             raise UpstreamError(
                 f"The upstream answered {response.status_code} for {redact_url(url)}."
             )
+
+    def _failure(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
+        error = self._translate(exc, url)
+        self.watch.failed(url, error)
+        return error
 
     def _translate(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
         where = redact_url(url)
