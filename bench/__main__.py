@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import corpus, page_sizes, proxy_install, realsize, replicas, suite
+from bench import corpus, ops, page_sizes, proxy_install, realsize, replicas, suite
 from bench.corpus import CorpusError
 from bench.measure import MeasureError
 from bench.report import RESULTS_DIR
@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     )
     scale.add_argument("--runs", type=positive, default=3, help="warm installs per layout")
     scale.add_argument("--seconds", type=positive, default=5, help="seconds of page load")
+    add_ops(commands)
 
     commands.add_parser(
         "record-sizes",
@@ -138,6 +139,18 @@ def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
+def add_ops(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    figures = commands.add_parser(
+        ops.SCENARIO,
+        help="pages/s with the request log on and off, stilton verify MiB/s, CLI start-up",
+        description=ops.__doc__,
+    )
+    figures.add_argument("--runs", type=positive, default=3, help="runs of each page load")
+    figures.add_argument("--seconds", type=positive, default=5, help="seconds of wrk per run")
+    figures.add_argument("--workers", type=positive, default=2, help="server workers")
+    figures.add_argument("--verify-files", type=positive, default=400, help="wheels to verify")
+
+
 def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
     options = realsize.Options(
         runs=args.runs or (1 if args.smoke else 5),
@@ -197,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == suite.SCENARIO:
             run_suite(args, environ)
+            return 0
+        if args.command == ops.SCENARIO:
+            figures = ops.Options(args.runs, args.seconds, args.workers, args.verify_files)
+            ops.run(figures, environ, lambda line: print(line, flush=True))
             return 0
         options = proxy_install.Options(
             runs=args.runs or (1 if args.smoke else 3),

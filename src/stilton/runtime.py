@@ -15,6 +15,7 @@ from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
 from stilton.core.permissions import Acl
 from stilton.core.policies import Policy
+from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import Index
 from stilton.indexes.group import GroupIndex
@@ -46,6 +47,7 @@ class Runtime:
     feed: ChangeFeed
     leases: Leases
     transfers: Transfers = field(default_factory=Transfers)
+    telemetry: Telemetry = NO_TELEMETRY  # the web app's metrics; a CLI command counts nothing
     # Parsed upstream pages of every proxy, shared by the index objects rebuilt over time.
     upstream_pages: PageMemory = field(init=False)
 
@@ -98,7 +100,7 @@ class Runtime:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
         return ProxyIndex(
             record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE,
-            self.upstream_pages, self.leases,
+            self.upstream_pages, self.leases, self.telemetry,
         )  # fmt: skip
 
     def group(self, name: str) -> GroupIndex:

@@ -27,6 +27,8 @@ AWS_VARIABLES = {
     "s3_secret_access_key": "AWS_SECRET_ACCESS_KEY",
     "s3_allow_http": "AWS_ALLOW_HTTP",
 }
+LOG_FORMATS = ("text", "json")
+METRICS_ACCESS = ("public", "authenticated", "admin", "off")
 POSITIVE = (
     "database_pool_size",
     "password_checks",
@@ -77,6 +79,11 @@ class Settings:
     page_cache_bytes: int = 64 * 2**20  # rendered pages kept in memory, per worker process
     upstream_page_bytes: int = 32 * 2**20  # parsed upstream pages kept in memory, per worker
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line, for log collectors
+    access_log: bool = True  # one line per request on the logger "stilton.access", at info
+    # Who may read /-/metrics: "public", "authenticated" (any valid credentials), "admin", or
+    # "off" (nothing is counted).
+    metrics_access: str = "public"
     # The initial administrator's password, used once on first start (else one is generated).
     admin_password: str = field(default="", repr=False)
     tls_cert: str = ""  # PEM certificate (chain): serve HTTPS
@@ -104,6 +111,15 @@ class Settings:
         for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"Setting {name!r} must be above 0, not {getattr(self, name)}.")
+        if self.metrics_access not in METRICS_ACCESS:
+            raise InvalidInput(
+                f"Setting 'metrics_access' is one of {', '.join(METRICS_ACCESS)}, not"
+                f" {self.metrics_access!r}."
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise InvalidInput(
+                f"Setting 'log_format' is 'text' or 'json', not {self.log_format!r}."
+            )
 
     @property
     def worker_count(self) -> int:
@@ -129,6 +145,11 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where workers keep their counts when there are several (made afresh at start)."""
+        return self.data_dir / "metrics"
 
     @property
     def tmp_dir(self) -> Path:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from stilton.auth.credentials import TOKEN_PREFIX, Credentials
 from stilton.core.errors import InvalidInput, PermissionDenied, Unauthenticated
 from stilton.core.names import IndexName
-from stilton.core.permissions import Action, Principal, TokenScope
+from stilton.core.permissions import MIN_PASSWORD, Action, Principal, TokenScope
 from stilton.storage import users as user_store
 from stilton.storage.catalog import get_index
 from stilton.storage.changes import RESET, Change, ChangeFeed, ChangeScope, publish
@@ -46,7 +46,6 @@ INVALID_AUTH = (
     " 'stilton token create'."
 )
 VERIFIED_FOR = 60.0  # seconds a successful credential check is remembered
-MIN_PASSWORD = 8
 
 
 def common_name(subject: str) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from anyio import run
 from rich.markup import escape
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out, table
@@ -26,6 +25,8 @@ def audit_collisions(
 ) -> None:
     """Names held by a hosted member that also exist upstream, and which member each group
     serves them from. This asks the upstreams about every hosted name."""
+    import anyio  # imported here: most commands need no event loop
+
     with opened(data_dir, config) as runtime:
         names = (
             [group]
@@ -33,7 +34,7 @@ def audit_collisions(
             else [r.name for r in runtime.list_indexes() if r.kind is IndexKind.GROUP]
         )
         grid = table("group", "project", "hosted in", "also upstream in", "served from", "rule")
-        found = run(_collisions, [runtime.group(name) for name in names])
+        found = anyio.run(_collisions, [runtime.group(name) for name in names])
         for c in found:
             upstream = ", ".join(c.upstream_in + tuple(f"{u} (unreachable)" for u in c.unchecked))
             grid.add_row(

@@ -5,26 +5,29 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from stilton.cli.common import ConfigFile, DataDir, err, fail, guarded, opened, out
+from stilton.cli.common import (
+    ConfigFile,
+    DataDir,
+    err,
+    fail,
+    guarded,
+    opened,
+    out,
+    progress_bar,
+)
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.model import IndexKind
 from stilton.core.names import parse_index_name
-from stilton.indexes.hosted import HostedIndex
-from stilton.mirror.bundle_export import export_index
-from stilton.mirror.bundle_import import import_bundle, open_bundle, read_manifest
-from stilton.mirror.verify import verify_store
-from stilton.runtime import Runtime
+
+if TYPE_CHECKING:
+    # Imported by the commands that use them: `stilton --help` and the other commands start
+    # without the mirror package, the indexes and the runtime.
+    from stilton.indexes.hosted import HostedIndex
+    from stilton.runtime import Runtime
 
 bundle_app = typer.Typer()
 
@@ -40,11 +43,6 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _bar() -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    return Progress(*columns, TimeElapsedColumn(), console=err, transient=True)
-
-
 @bundle_app.command("export")
 def export(
     index: Annotated[str, typer.Argument(help="The hosted index (or mirror's index) to export.")],
@@ -56,8 +54,10 @@ def export(
     config: ConfigFile = None,
 ) -> None:
     """Write INDEX as a self-contained bundle: files, metadata, manifest, static simple/ tree."""
+    from stilton.mirror.bundle_export import export_index
+
     moment = guarded(lambda: parse_since(since)) if since else None
-    with opened(data_dir, config) as runtime, _bar() as progress:
+    with opened(data_dir, config) as runtime, progress_bar() as progress:
         task = progress.add_task("exporting", total=None)
         report = export_index(
             runtime.database, runtime.blobs, index, destination, moment,
@@ -85,9 +85,11 @@ def import_bundle_command(
     config: ConfigFile = None,
 ) -> None:
     """Check every hash of a bundle, then load it into a hosted index; safe to repeat."""
+    from stilton.mirror.bundle_import import import_bundle, open_bundle, read_manifest
+
     reader = guarded(lambda: open_bundle(bundle))
     try:
-        with opened(data_dir, config) as runtime, _bar() as progress:
+        with opened(data_dir, config) as runtime, progress_bar() as progress:
             manifest = read_manifest(reader, manifest_sha256)
             target = index or manifest.index
             hosted = _hosted(runtime, target)
@@ -122,7 +124,9 @@ def verify(
     config: ConfigFile = None,
 ) -> None:
     """Re-hash every stored file and check that the database and the blobs agree."""
-    with opened(data_dir, config) as runtime, _bar() as progress:
+    from stilton.mirror.verify import verify_store
+
+    with opened(data_dir, config) as runtime, progress_bar() as progress:
         task = progress.add_task("verifying", total=None)
         report = verify_store(
             runtime.database, runtime.blobs, index,

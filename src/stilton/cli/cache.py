@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from anyio import run
 
 from stilton.cli.common import ConfigFile, DataDir, opened, out, table
 from stilton.core.model import IndexKind
@@ -55,9 +54,11 @@ def cache_prune(
     config: ConfigFile = None,
 ) -> None:
     """Evict least-recently-used cached files down to the cap (hosted files are never evicted)."""
+    import anyio  # imported here: most commands need no event loop
+
     with opened(data_dir, config) as runtime:
         for proxy in _proxies(runtime, index):
-            evicted = run(proxy.files.evict, None, max_bytes)
+            evicted = anyio.run(proxy.files.evict, None, max_bytes)
             count, size = proxy.files.stats()
             out.print(
                 f"{proxy.name}: evicted {len(evicted)} file(s);"

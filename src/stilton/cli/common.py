@@ -16,11 +16,25 @@ from stilton.core.errors import StiltonError
 from stilton.settings import Settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from stilton.runtime import Runtime
 
-out = Console()
-err = Console(stderr=True)
 T = TypeVar("T")
+# Output that is piped or logged is not a terminal: Rich would wrap it at 80 columns, breaking
+# a password, a token or a URL in two. There, lines stay whole and tables may be wide.
+PIPED_WIDTH = 200
+
+
+def console(*, stderr: bool = False) -> Console:
+    made = Console(stderr=stderr, soft_wrap=True)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = PIPED_WIDTH
+    return made
+
+
+out = console()
+err = console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
@@ -66,6 +80,21 @@ def guarded(action: Callable[[], T]) -> T:
     except StiltonError as exc:
         fail(exc.message)
         raise  # unreachable: fail() exits
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr (a description, a bar, done of total, the time taken), gone
+    when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=err, transient=True)
 
 
 def table(*headers: str) -> Table:

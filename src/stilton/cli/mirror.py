@@ -6,37 +6,28 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from stilton.cli.common import ConfigFile, DataDir, err, guarded, opened, out, table
+from stilton.cli.common import ConfigFile, DataDir, err, guarded, opened, out, progress_bar, table
 from stilton.core.errors import Conflict, NotFound
 from stilton.core.filenames import PackageType
 from stilton.core.model import IndexKind
 from stilton.core.names import IndexName, parse_index_name
 from stilton.core.upstream import UpstreamConfig, redact_url
-from stilton.mirror.config import (
-    FileFilters,
-    MirrorConfig,
-    format_duration,
-    parse_duration,
-)
-from stilton.mirror.report import SyncReport
-from stilton.mirror.requirements_files import read_requirements_file
-from stilton.mirror.runs import MirrorHome, run_mirror
-from stilton.runtime import Runtime
-from stilton.storage.mirrors import MirrorRecord
+
+if TYPE_CHECKING:
+    # The mirror package, the runtime and storage are imported by the commands that use them,
+    # so that `stilton --help` and every other command start without them.
+    from rich.progress import Progress, TaskID
+
+    from stilton.mirror.config import FileFilters, MirrorConfig
+    from stilton.mirror.report import SyncReport
+    from stilton.mirror.runs import MirrorHome
+    from stilton.runtime import Runtime
+    from stilton.storage.mirrors import MirrorRecord
 
 mirror_app = typer.Typer(help="Mirrors: an upstream's projects, synced into a hosted index.")
 
@@ -44,6 +35,8 @@ Many = list[str] | None
 
 
 def home_of(runtime: Runtime) -> MirrorHome:
+    from stilton.mirror.runs import MirrorHome
+
     return MirrorHome.of(runtime.database, runtime.blobs, runtime.settings)
 
 
@@ -57,6 +50,8 @@ def _filters(
     allow: list[str],
     deny: list[str],
 ) -> FileFilters:
+    from stilton.mirror.config import FileFilters
+
     return FileFilters.from_mapping(
         {
             "latest": latest,
@@ -124,6 +119,8 @@ def add(
     config: ConfigFile = None,
 ) -> None:
     """Add a mirror of the upstream's projects the requirements select ('mirror run' syncs)."""
+    from stilton.mirror.config import MirrorConfig, parse_duration
+
     texts = list(require or []) + guarded(lambda: _read_files(requirements or []))
     checked = guarded(
         lambda: MirrorConfig(
@@ -164,6 +161,8 @@ def _upstream(mirror: MirrorConfig) -> str:
 
 
 def _read_files(paths: list[str]) -> list[str]:
+    from stilton.mirror.requirements_files import read_requirements_file
+
     return [text for path in paths for text in read_requirements_file(Path(path))]
 
 
@@ -207,11 +206,13 @@ def run(
     config: ConfigFile = None,
 ) -> None:
     """Sync a mirror now; exit status 1 when anything could not be mirrored."""  # fmt: skip
+    import anyio
+
+    from stilton.mirror.runs import run_mirror
+
     with opened(data_dir, config) as runtime:
         home = home_of(runtime)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())  # fmt: skip
-        with Progress(*columns, console=err, transient=True) as progress:
+        with progress_bar() as progress:
 
             async def sync() -> SyncReport:
                 return await run_mirror(home, name, ProgressBar(progress), prune=prune)
@@ -263,6 +264,8 @@ def _state(home: MirrorHome, record: MirrorRecord) -> str:
 @mirror_app.command("list")
 def list_mirrors(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Mirrors, their upstream, index and last run."""
+    from stilton.mirror.config import MirrorConfig, format_duration
+
     with opened(data_dir, config) as runtime:
         home = home_of(runtime)
         grid = table("name", "index", "upstream", "requirements", "every", "last run", "state")
@@ -288,6 +291,8 @@ def status(
     config: ConfigFile = None,
 ) -> None:
     """The last run of each mirror: when, how it went, its counts and problems."""
+    from stilton.mirror.report import SyncReport
+
     with opened(data_dir, config) as runtime:
         home = home_of(runtime)
         records = [home.get(name)] if name else home.list()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +13,34 @@ from typing import Annotated
 import typer
 
 from stilton.cli.common import ConfigFile, DataDir, err, fail, guarded, settings_for
+from stilton.core.permissions import MIN_PASSWORD
 from stilton.settings import Settings
+
+
+def _check_admin_password(settings: Settings) -> None:
+    """Refused before anything is made: a first start with a password the administrator could
+    not have would leave a data directory without one."""
+    given = settings.admin_password
+    if given and len(given) < MIN_PASSWORD:
+        fail(
+            f"STILTON_ADMIN_PASSWORD (the setting admin_password) has {len(given)} character(s);"
+            f" the first administrator's password needs at least {MIN_PASSWORD}. Set a longer"
+            " one, or unset it to have one generated and printed once."
+        )
 
 
 def _prepare(settings: Settings) -> None:
     """Migrate, create the default layout, and make the first administrator (in a process of
-    its own, so that the server's supervising process never imports the whole server)."""
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        generated = pool.apply(_prepared, (settings,))
+    its own, so that the server's supervising process never imports the whole server). A data
+    directory this start created is removed again if that fails, so no half-made one stays."""
+    created = not settings.data_dir.exists()
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            generated = pool.apply(_prepared, (settings,))
+    except BaseException:
+        if created:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+        raise
     if generated:
         err.print(
             "Created the administrator 'admin' with this password (shown once; change it with"
@@ -73,6 +94,7 @@ def serve(
     }  # fmt: skip
     settings = guarded(lambda: settings_for(data_dir, config, **flags))
     _check_tls(settings)
+    _check_admin_password(settings)
     guarded(lambda: _prepare(settings))
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"

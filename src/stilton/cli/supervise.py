@@ -5,16 +5,31 @@ of Stilton but its settings, so it stays small; each worker builds the app itsel
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from granian import Granian
 from granian.constants import Interfaces
 
 from stilton.settings import Settings
+from stilton.web.log_format import granian_logging
+
+
+def share_metrics(settings: Settings) -> None:
+    """Several workers count into files of a directory every scrape reads (prometheus-client's
+    multi-process mode); it is made afresh at each start, so no dead worker's counts linger.
+    Workers inherit the variable, which prometheus-client reads when it is imported."""
+    shutil.rmtree(settings.metrics_dir, ignore_errors=True)
+    if settings.worker_count > 1 and settings.metrics_access != "off":
+        settings.metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def main() -> None:
     settings = Settings.from_env(os.environ)
+    share_metrics(settings)
     Granian(
         "stilton.web.app:app_from_environ",
         factory=True,
@@ -22,7 +37,8 @@ def main() -> None:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.worker_count,
-        log_access=False,
+        log_access=False,  # Stilton's own request log (stilton.access) says more
+        log_dictconfig=granian_logging(settings.log_format),
         ssl_cert=Path(settings.tls_cert) if settings.tls_cert else None,
         ssl_key=Path(settings.tls_key) if settings.tls_key else None,
         ssl_ca=Path(settings.tls_client_ca) if settings.tls_client_ca else None,

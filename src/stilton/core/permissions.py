@@ -25,6 +25,7 @@ class Action(StrEnum):
     ADMIN = "admin"  # delete, change settings and permissions
 
 
+MIN_PASSWORD = 8  # characters of a user's password
 ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
 # Admin implies upload implies read.

@@ -36,6 +36,7 @@ from stilton.core.render_warehouse import (
     rewrite_warehouse_json,
     select_version,
 )
+from stilton.core.telemetry import NO_TELEMETRY, CountingWatch, Telemetry
 from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import Index, ProjectList, ProjectView, Staleness, StoredBlob
@@ -68,17 +69,20 @@ class ProxyIndex:
         max_file_size: int,
         memory: PageMemory,
         leases: Leases,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.record = record
         upstream = IndexConfig.from_mapping(record.config).upstream
         if upstream is None:
             raise InvalidInput(f"Proxy index {record.name!r} has no upstream configured.")
         self.config = upstream
-        self.client = UpstreamClient(self.config)
-        self.pages = ProxyPages(record, upstream, database, self.client, memory, leases)
+        self.client = UpstreamClient(self.config, watch=CountingWatch(record.name, telemetry))
+        self.pages = ProxyPages(
+            record, upstream, database, self.client, memory, leases, telemetry=telemetry
+        )
         self.files = ProxyFiles(
             record, upstream, database, blobs, self.client, transfers, max_file_size,
-            self.pages, leases,
+            self.pages, leases, telemetry=telemetry,
         )  # fmt: skip
 
     @property

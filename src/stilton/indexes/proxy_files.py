@@ -20,6 +20,7 @@ from stilton.core.errors import DigestMismatch, InvalidInput, NotFound
 from stilton.core.filenames import DistributionFilename, parse_distribution_filename
 from stilton.core.metadata import read_wheel_metadata
 from stilton.core.names import ProjectName
+from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import StoredBlob
 from stilton.indexes.proxy_pages import ProxyPages
@@ -65,6 +66,8 @@ class ProxyFiles:
         max_file_size: int,
         pages: ProxyPages,
         leases: Leases,
+        *,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.record = record
         self.config = config
@@ -75,8 +78,12 @@ class ProxyFiles:
         self.max_file_size = max_file_size
         self.pages = pages
         self.leases = leases
-        self._starting: SingleFlight[StoredBlob | Transfer] = SingleFlight()
-        self._metadata: SingleFlight[StoredBlob] = SingleFlight()
+        self._starting: SingleFlight[StoredBlob | Transfer] = SingleFlight(
+            lambda: telemetry.joined("file")
+        )
+        self._metadata: SingleFlight[StoredBlob] = SingleFlight(
+            lambda: telemetry.joined("metadata")
+        )
         self._accesses: dict[str, datetime] = {}
         self._flushed_at = time.monotonic()
         self._background: set[asyncio.Task[None]] = set()

@@ -24,6 +24,7 @@ from anyio import to_thread
 
 from stilton.core.model import Digests, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
+from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
 from stilton.indexes.single_flight import SingleFlight
 from stilton.storage import upstream_cache
@@ -181,6 +182,8 @@ class ProxyPages:
         client: UpstreamClient,
         memory: PageMemory,
         leases: Leases,
+        *,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.record = record
         self.config = config
@@ -188,7 +191,9 @@ class ProxyPages:
         self.client = client
         self.memory = memory
         self.leases = leases
-        self._refreshes: SingleFlight[KnownPage | None] = SingleFlight()
+        self._refreshes: SingleFlight[KnownPage | None] = SingleFlight(
+            lambda: telemetry.joined("page")
+        )
         self._saving: set[asyncio.Task[None]] = set()
         self._unsaved: dict[ProjectName, int] = {}  # pages answered, not kept yet: their serials
 

@@ -14,8 +14,9 @@ T = TypeVar("T")
 
 
 class SingleFlight(Generic[T]):
-    def __init__(self) -> None:
+    def __init__(self, joined: Callable[[], None] = lambda: None) -> None:
         self._running: dict[Hashable, asyncio.Task[T]] = {}
+        self._joined = joined  # told of each caller that shares a run (for metrics)
 
     async def run(self, key: Hashable, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         task = self._running.get(key)
@@ -23,6 +24,8 @@ class SingleFlight(Generic[T]):
             task = asyncio.get_running_loop().create_task(work())
             self._running[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
+        else:
+            self._joined()
         return await asyncio.shield(task)
 
     def _finished(self, key: Hashable, task: asyncio.Task[T]) -> None:

@@ -4,28 +4,25 @@ All network I/O to an upstream goes through ``UpstreamClient``; httpx's exceptio
 translated here, once, into ``UpstreamError`` / ``UpstreamTimeout``, and every URL in a message
 is redacted. Here too: credentials go only where ``UpstreamConfig.sends_credentials_to`` says
 (a second client without any fetches the rest; redirects are followed hop by hop, each judged
-anew); every connection goes to addresses resolved once and checked (``PinnedBackend``, so DNS
-rebinding cannot slip between check and connect); pages are decoded under ``max_page_size``;
+anew); every connection goes to addresses resolved once and checked
+(``upstream/pinned.py``); pages are decoded under ``max_page_size``;
 requests end at ``request_deadline``; downloads must keep a minimum rate.
 """
 
 from __future__ import annotations
 
-import socket
 import ssl
 import zlib
 from collections import abc
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
-import httpcore
 import httpx
-from httpcore._utils import is_socket_readable
 
 from stilton import __version__
 from stilton.core.errors import UpstreamError, UpstreamTimeout
+from stilton.core.telemetry import UNWATCHED, UpstreamWatch
 from stilton.core.upstream import (
     DeadlinePassed,
     DownloadTooSlow,
@@ -35,6 +32,7 @@ from stilton.core.upstream import (
     origin_of,
     redact_url,
 )
+from stilton.upstream.pinned import PinnedBackend, PinnedTransport, Resolver, resolve_host
 
 # Ask for PEP 691 JSON first; accept HTML from intermediaries that ignore Accept.
 PAGE_ACCEPT = (
@@ -46,8 +44,6 @@ DECODED_ENCODINGS = "gzip, deflate"  # what pages and documents may be compresse
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-
-Resolver = abc.Callable[[str, int], abc.Awaitable[list[str]]]  # (host, port) -> addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,163 +71,6 @@ def _count(value: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None
     return int(value)
-
-
-async def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses the system resolver gives for ``host``, in its order, without repeats."""
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connections only to addresses that were checked: resolve once, check every address,
-    connect to one of them. TLS still verifies the certificate against the host name."""
-
-    def __init__(self, check: abc.Callable[[str, int, list[str]], None], resolve: Resolver) -> None:
-        self._check = check
-        self._resolve = resolve
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: abc.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            with anyio.fail_after(timeout):
-                addresses = await self._resolve(host, port)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} resolves to no address")
-        self._check(host, port, addresses)  # raises HostRefused
-        failure = httpcore.ConnectError(f"cannot connect to {host}")
-        for address in addresses:
-            try:
-                stream = await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
-            else:
-                return _QuickStream(stream)
-        raise failure
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _QuickStream(httpcore.AsyncNetworkStream):
-    """A connection whose socket is looked up once: httpcore asks every idle connection of
-    its pool whether it is readable before each request, and anyio's answer to "which socket"
-    costs more than the rest of a request's bookkeeping."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: Any = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _QuickStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "socket":
-            return self._socket
-        if info == "is_readable" and self._socket is not None:
-            return is_socket_readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-# httpcore's exceptions as httpx's of the same name, most specific first (as httpx's transport).
-_CORE_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = tuple(
-    (getattr(httpcore, name), getattr(httpx, name))
-    for name in (
-        *("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "ConnectError"),
-        *("ReadError", "WriteError", "RemoteProtocolError", "LocalProtocolError"),
-        *("UnsupportedProtocol", "TimeoutException", "NetworkError", "ProtocolError"),
-    )
-)
-
-
-@contextmanager
-def _as_httpx_errors() -> abc.Iterator[None]:
-    try:
-        yield
-    except tuple(core for core, _ in _CORE_ERRORS) as exc:
-        mapped = next(to for core, to in _CORE_ERRORS if isinstance(exc, core))
-        raise mapped(str(exc)) from exc
-
-
-class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: abc.AsyncIterable[bytes]) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> abc.AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
-        close = getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
-class PinnedTransport(httpx.AsyncBaseTransport):
-    """httpx's default transport, over a connection pool whose connections ``PinnedBackend``
-    makes (httpx's own transport does not let its network backend be chosen)."""
-
-    def __init__(self, backend: PinnedBackend, context: ssl.SSLContext, limits: httpx.Limits):
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        url = request.url
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _as_httpx_errors():
-            response = await self._pool.handle_async_request(core_request)
-        assert isinstance(response.stream, abc.AsyncIterable)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseStream(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
 
 
 class BearerAuth(httpx.Auth):
@@ -290,8 +129,15 @@ class CappedDecoder:
 
 
 class UpstreamClient:
-    def __init__(self, config: UpstreamConfig, *, resolve: Resolver = resolve_host) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        resolve: Resolver = resolve_host,
+        watch: UpstreamWatch = UNWATCHED,
+    ) -> None:
         self.config = config
+        self.watch = watch  # hears every request; may refuse one (an unhealthy upstream)
         backend = PinnedBackend(config.check_host, resolve)
         self._trusted = self._client(backend, self._auth(), self._tls(with_cert=True))
         self._anonymous = self._client(backend, None, self._tls(with_cert=False))
@@ -445,9 +291,10 @@ class UpstreamClient:
     async def _raw(self, response: httpx.Response, url: str) -> abc.AsyncIterator[bytes]:
         try:
             async for chunk in response.aiter_raw():  # as they arrive: rates are measured
+                self.watch.received(len(chunk))
                 yield chunk
         except httpx.HTTPError as exc:
-            raise self._translate(exc, url) from exc
+            raise self._failure(exc, url) from exc
 
     async def _read(self, response: httpx.Response, url: str, limit: int) -> bytes:
         """The decoded body, refused as soon as it passes ``limit`` bytes."""
@@ -467,7 +314,9 @@ class UpstreamClient:
             with anyio.fail_after(self.config.request_deadline):
                 yield
         except TimeoutError as exc:
-            raise DeadlinePassed(url, self.config.request_deadline) from exc
+            error = DeadlinePassed(url, self.config.request_deadline)
+            self.watch.failed(url, error)
+            raise error from exc
 
     async def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
         """One request, following redirects here so that every hop is checked on its own: a
@@ -492,15 +341,20 @@ class UpstreamClient:
         if origin_of(url) is None:
             raise UpstreamError(f"Refused to fetch {redact_url(url)}: not an http(s) URL.")
         client = self._trusted if self.config.sends_credentials_to(url) else self._anonymous
+        self.watch.admit(url)
         try:
             request = client.build_request(method, url, headers=headers)
-            return await client.send(request, stream=True)
+            response = await client.send(request, stream=True)
         except HostRefused as exc:
-            raise exc.at(url) from None
+            refused = exc.at(url)
+            self.watch.failed(url, refused)
+            raise refused from None
         except httpx.InvalidURL as exc:
             raise UpstreamError(f"The upstream linked an invalid URL, {redact_url(url)}.") from exc
         except httpx.HTTPError as exc:
-            raise self._translate(exc, url) from exc
+            raise self._failure(exc, url) from exc
+        self.watch.answered(url, response.status_code)
+        return response
 
     def _require_ok(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
@@ -512,6 +366,11 @@ class UpstreamClient:
             raise UpstreamError(
                 f"The upstream answered {response.status_code} for {redact_url(url)}."
             )
+
+    def _failure(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
+        error = self._translate(exc, url)
+        self.watch.failed(url, error)
+        return error
 
     def _translate(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
         where = redact_url(url)

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,11 +27,14 @@ from stilton.mirror.schedule import run_schedule
 from stilton.runtime import open_runtime
 from stilton.settings import Settings
 from stilton.storage.changes import ChangeFeed
-from stilton.web import files, health, jsonapi, simple, upload
+from stilton.web import files, health, jsonapi, metrics_route, simple, upload
 from stilton.web.api import create_api
 from stilton.web.errors import handle_http_error, handle_stilton_error, handle_unexpected_error
 from stilton.web.fastpath import FastPath
 from stilton.web.forwarded import ForwardedHeaders, parse_trusted
+from stilton.web.log_format import configure_logging, flush_logs
+from stilton.web.metrics import Metrics
+from stilton.web.request_log import RequestLog
 from stilton.web.state import WebState
 from stilton.web.ui import index_page
 from stilton.web.ui import routes as ui_routes
@@ -51,6 +55,7 @@ def routes() -> list[Route]:
         *ui_routes.fixed_routes(),
         Route("/-/health", health.health, methods=GET_HEAD),
         Route("/-/ready", health.ready, methods=GET_HEAD),
+        Route("/-/metrics", metrics_route.serve_metrics, methods=GET_HEAD),
         Route("/_/oidc/audience", oidc_audience, methods=GET_HEAD),
         Route("/simple/", simple.project_list, methods=GET_HEAD),
         Route("/simple", simple.add_slash, methods=GET_HEAD),
@@ -112,9 +117,15 @@ class ApiPrefix:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings) -> ASGIApp:
+def create_app(settings: Settings, metrics_dir: Path | None = None) -> ASGIApp:
+    """The app; ``metrics_dir`` is where a server's workers keep their counts, if they share
+    them (PROMETHEUS_MULTIPROC_DIR)."""
     runtime = open_runtime(settings)
-    state = WebState.build(runtime)
+    counting = settings.metrics_access != "off"
+    metrics = Metrics(metrics_dir)
+    if counting:
+        runtime.telemetry = metrics
+    state = WebState.build(runtime, metrics)
     api = create_api(state)
     ui = UiState.build(state, api.openapi)
 
@@ -131,6 +142,7 @@ def create_app(settings: Settings) -> ASGIApp:
         searcher.cancel()
         await state.close()
         runtime.close()
+        flush_logs()
 
     app = Starlette(
         routes=routes(),
@@ -145,6 +157,9 @@ def create_app(settings: Settings) -> ASGIApp:
     app.state.stilton = state
     app.state.ui = ui
     served: ASGIApp = FastPath(ApiPrefix(SessionPrincipal(app, ui.sessions), api), state)
+    # Outside the fast path, so its answers are logged too; inside ForwardedHeaders, so the
+    # client address is the real one.
+    served = RequestLog(served, metrics.answered if counting else None)
     if settings.trusted_proxies:
         served = ForwardedHeaders(
             served, parse_trusted(settings.trusted_proxies), settings.client_cert_header
@@ -168,7 +183,6 @@ async def _follow_changes(feed: ChangeFeed) -> None:
 def app_from_environ() -> ASGIApp:
     """Granian's factory: settings come from the ``STILTON_*`` variables set by the CLI."""
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    return create_app(settings)
+    configure_logging(settings.log_level, settings.log_format, settings.access_log)
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # noqa: TID251 - set by the supervisor
+    return create_app(settings, Path(shared) if shared else None)

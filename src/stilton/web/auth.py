@@ -15,6 +15,7 @@ from stilton.core.errors import (
     InvalidInput,
     PermissionDenied,
     StiltonError,
+    TooManyAttempts,
     Unauthenticated,
 )
 from stilton.core.filenames import parse_distribution_filename
@@ -23,6 +24,7 @@ from stilton.core.permissions import ANONYMOUS_PRINCIPAL, Action, Principal, all
 from stilton.core.urls import METADATA_SUFFIX
 from stilton.indexes.base import Index
 from stilton.web.forwarded import CLIENT_CERT_SUBJECT
+from stilton.web.request_log import note_principal
 from stilton.web.state import WebState, state_of
 
 
@@ -43,6 +45,7 @@ async def principal_of(request: Request) -> Principal:
     else:
         principal = await checked_credentials(request, credentials)
     request.scope["stilton.principal"] = principal
+    note_principal(request.scope, principal)
     return principal
 
 
@@ -69,7 +72,11 @@ async def checked_credentials(request: Request, credentials: Credentials) -> Pri
 async def _check(state: WebState, credentials: Credentials, address: str, path: str) -> Principal:
     """Counted by the guard as it arrives (a locked-out address, or one past its limit, gets
     429 before anything is hashed), then run when a slot is free."""
-    await run_in_threadpool(state.guard.attempt, address)
+    try:
+        await run_in_threadpool(state.guard.attempt, address)
+    except TooManyAttempts:
+        state.metrics.authentication_failed("locked_out")
+        raise
     auth = state.runtime.auth
     try:
         async with state.checks.turn(credentials):
@@ -83,6 +90,9 @@ async def _check(state: WebState, credentials: Credentials, address: str, path: 
 
 async def _failed(state: WebState, credentials: Credentials, address: str, path: str) -> None:
     """Audit a failed check, then refuse (the address is locked out now) or delay the answer."""
+    state.metrics.authentication_failed(
+        "invalid_token" if credentials.is_token else "invalid_password"
+    )
     actor = "token:?" if credentials.is_token else f"user:{credentials.username}"
     await run_in_threadpool(
         state.runtime.auth.audit, actor, "failed login", address=address, detail=path

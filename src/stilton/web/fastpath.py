@@ -83,6 +83,7 @@ class FastPath:
         page = self.web.pages.get(index, (project, fmt.value, None))
         if page is None or page.stale is not None or not built.readable_by_anyone(page.sources):
             return False
+        self.web.metrics.page_cache_hit()
         encoding = headers.get(b"accept-encoding")
         compressed = page.gzipped is not None and accepts_gzip(
             encoding.decode("latin-1") if encoding else None

@@ -121,6 +121,7 @@ async def project_list(request: Request) -> Response:
     await authorize(request, index, Action.READ)
     within = await _within(request, index)
     page = state.pages.get(index.name, (None, fmt.value, within))
+    _count_lookup(state, page)
     if page is None:
         stamp = state.versions.stamp(index.name)
         listing = await index.list_projects(within)
@@ -131,6 +132,13 @@ async def project_list(request: Request) -> Response:
         page = _rendered(body, listing.last_serial)
         state.pages.put(index.name, (None, fmt.value, within), page, project=None, stamp=stamp)
     return page_response(request, page, fmt)
+
+
+def _count_lookup(state: WebState, page: RenderedPage | None) -> None:
+    if page is None:
+        state.metrics.page_cache_miss()
+    else:
+        state.metrics.page_cache_hit()
 
 
 async def _within(request: Request, index: Index) -> frozenset[IndexName] | None:
@@ -155,6 +163,7 @@ async def project_detail(request: Request) -> Response:
     state, index = state_of(request), await index_of(request)
     await authorize(request, index, Action.READ)
     page = state.pages.get(index.name, (name, fmt.value, None))
+    _count_lookup(state, page)
     if page is None:
         # Concurrent misses for one page share one render (a 10,000-file page takes a while).
         page = await state.renders.run(

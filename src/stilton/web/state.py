@@ -18,6 +18,7 @@ from stilton.indexes.single_flight import SingleFlight
 from stilton.runtime import Runtime
 from stilton.web.cache import Stamp, StampedCache, Versions
 from stilton.web.guard import CredentialChecks, FailureGuard
+from stilton.web.metrics import Metrics
 
 FILE_LOOKUP_WEIGHT = 256  # bytes, roughly, of one remembered file lookup
 
@@ -88,11 +89,13 @@ class WebState:
     files: StampedCache[tuple[str, str, bool], OpenedFile]
     guard: FailureGuard
     checks: CredentialChecks
+    metrics: Metrics
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
     renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
 
     @classmethod
-    def build(cls, runtime: Runtime) -> WebState:
+    def build(cls, runtime: Runtime, metrics: Metrics | None = None) -> WebState:
+        metrics = metrics or Metrics()
         versions = Versions(runtime.feed, runtime.groups)
         settings = runtime.settings
         return cls(
@@ -102,6 +105,8 @@ class WebState:
             StampedCache(versions, settings.page_cache_bytes // 8, lambda _: FILE_LOOKUP_WEIGHT),
             FailureGuard.from_settings(runtime.database, settings),
             CredentialChecks.from_settings(settings),
+            metrics,
+            renders=SingleFlight(lambda: metrics.joined("render")),
         )
 
     async def index(self, name: str) -> Index:

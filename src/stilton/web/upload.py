@@ -8,13 +8,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from stilton.core.errors import InvalidInput
+from stilton.core.errors import InvalidInput, StiltonError
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.permissions import Action
-from stilton.indexes.base import Index, Uploader
+from stilton.indexes.base import Index, Uploader, UploadOutcome
 from stilton.web.auth import authorize, client_address
 from stilton.web.multipart import read_upload_form
-from stilton.web.state import index_of, state_of
+from stilton.web.state import WebState, index_of, state_of
 
 logger = logging.getLogger("stilton.upload")
 
@@ -33,6 +33,16 @@ def uploader_of(index: Index) -> Uploader:
 async def upload(request: Request) -> Response:
     state = state_of(request)
     index = await index_of(request)
+    try:
+        outcome = await _receive(request, state, index)
+    except StiltonError:
+        state.metrics.uploaded(index.name, "refused")
+        raise
+    state.metrics.uploaded(index.name, outcome.value)
+    return PlainTextResponse("")
+
+
+async def _receive(request: Request, state: WebState, index: Index) -> UploadOutcome:
     uploader = uploader_of(index)
     # Authorize before reading the body: nobody spools bytes without the right to upload.
     await authorize(request, index, Action.UPLOAD)
@@ -54,7 +64,7 @@ async def upload(request: Request) -> Response:
     logger.info(
         "upload %s to %s by %s: %s", form.file.filename, index.name, principal.label, outcome
     )
-    return PlainTextResponse("")
+    return outcome
 
 
 async def upload_help(request: Request) -> Response:
