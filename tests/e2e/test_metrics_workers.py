@@ -8,30 +8,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.dists import Dist
+from tests.support.metrics import Samples, parse_samples, value
 from tests.support.server import StiltonServer
 from tests.support.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 
 REQUESTS = 24
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(server: StiltonServer) -> Samples:
     response = httpx.get(server.url + "/-/metrics", trust_env=False, timeout=30.0)
     assert response.status_code == 200, response.text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return parse_samples(response.text)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from stilton.runtime import open_runtime
@@ -15,26 +14,18 @@ from stilton.settings import Settings
 from stilton.web.app import create_app
 from stilton.web.metrics import route_kind
 from tests.support.dists import Dist
+from tests.support.metrics import Samples, parse_samples, value
 from tests.support.uploads import basic_auth
 from tests.web.conftest import CLOSED_UPSTREAM, Uploader
 
 DIST = Dist("metered", "1.0")
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(client: TestClient, **headers: str) -> Samples:
     response = client.get("/-/metrics", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return parse_samples(response.text)
 
 
 def test_counters_move_as_requests_are_made(client: TestClient, uploader: Uploader) -> None:
