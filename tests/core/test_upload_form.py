@@ -254,6 +254,23 @@ def test_bad_upload_forms_are_refused(
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", "1.0\r\nX-Injected: yes"),
+        ("version", "1.0\u2028forged line"),
+        ("requires_python", ">=3.8\r\nX-Injected: yes"),
+    ],
+)
+def test_a_refused_value_is_shown_escaped_on_one_line(field: str, value: str) -> None:
+    """The value comes from the client; a client prints the refusal, so it must not forge lines."""
+    with pytest.raises(InvalidInput) as raised:
+        parse_upload_form(_twine(**{field: value}), WHEEL)
+    message = str(raised.value)
+    assert repr(value) in message, message
+    assert message.isprintable(), message
+
+
 X = "f" * 64
 
 

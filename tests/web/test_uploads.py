@@ -408,3 +408,26 @@ def test_metadata_is_extracted_and_recorded(client: TestClient, uploader: Upload
     (url,) = info["urls"]
     assert url["digests"]["blake2b_256"] == hashlib.blake2b(WHEEL, digest_size=32).hexdigest()
     assert url["digests"]["sha256"] == SHA
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        upload_fields(DIST, WHEEL, version="1.0\r\nX-Injected: yes"),
+        upload_fields(DIST, WHEEL, requires_python=">=3.9\r\nX-Injected: yes"),
+        upload_fields(DIST, WHEEL, requires_python=">=3.9,\x1b[2J<<4"),
+    ],
+    ids=["version", "requires-python", "terminal-escape"],
+)
+def test_a_refusal_that_quotes_the_request_stays_one_line(
+    client: TestClient, auth: dict[str, str], fields: dict[str, Any], accept: str
+) -> None:
+    """Clients print the message to a terminal: what the request sent cannot forge a line."""
+    response = post(client, {**auth, "Accept": accept}, DIST.wheel_filename, WHEEL, fields)
+
+    assert response.status_code == 400
+    assert "x-injected" not in response.headers
+    message = response.json()["message"] if accept != "*/*" else response.text.removesuffix("\n")
+    assert message.isprintable(), message
+    assert "invalid value for" in message

@@ -210,8 +210,8 @@ def _check_name_version(name: str, version: str, dist: DistributionFilename) -> 
         parsed = Version(version)
     except InvalidVersion as exc:
         raise InvalidInput(
-            f"'{version}' is an invalid value for Version. Error: Start and end with a letter or"
-            " numeral containing only ASCII numeric and '.', '_' and '-'. See the core metadata"
+            f"{_shown(version)} is an invalid value for Version. Error: Start and end with a letter"
+            " or numeral containing only ASCII numeric and '.', '_' and '-'. See the core metadata"
             " specification for more information."
         ) from exc
     if canonicalize_name(name) != str(dist.project):
@@ -239,7 +239,7 @@ def parse_upload_form(fields: Fields, dist: DistributionFilename) -> UploadForm:
             SpecifierSet(requires_python)
         except InvalidSpecifier as exc:
             raise InvalidInput(
-                f"'{requires_python}' is an invalid value for Requires-Python. Error: {exc}"
+                f"{_shown(requires_python)} is an invalid value for Requires-Python. Error: {exc}"
             ) from exc
     return UploadForm(
         name=name,

@@ -1,7 +1,10 @@
 """The one place where Stilton's error tree becomes HTTP statuses and bodies.
 
 The message goes in the body, first, as plain text or (for clients that prefer it, like uv)
-as PyPI's JSON error shape. ASGI cannot set a reason phrase, so clients read the body.
+as PyPI's JSON error shape, always on one line. PyPI also puts it in the status line's reason
+phrase; Stilton cannot: ASGI has no field for one and Granian writes hyper's canonical phrase
+(``400 Bad Request``), so clients that print only the status line (twine without ``--verbose``,
+pdm, hatch) cannot show the message (docs/architecture.md, "Error messages and clients").
 """
 
 from __future__ import annotations
@@ -67,8 +70,21 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept.split(",")[0]
 
 
+def one_line(message: str) -> str:
+    """``message`` with every character that is not printable (line breaks, other control
+    characters such as a terminal's escape, separators) shown as its escape sequence. Clients
+    print the body to a terminal, and parts of a message come from the request."""
+    if message.isprintable():
+        return message
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in message
+    )
+
+
 def error_response(request: Request, status: int, message: str) -> Response:
     headers = {"Cache-Control": "no-store"}
+    message = one_line(message)
     if _wants_json(request):
         body = {"message": message, "code": f"{status} {message}", "title": TITLES.get(status, "")}
         return Response(json.dumps(body), status, headers, media_type="application/json")
