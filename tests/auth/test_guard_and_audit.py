@@ -65,15 +65,18 @@ def database(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def short_guard(database: Database) -> FailureGuard:
-    """Slow after 2 failures, locked out for 1 s after 4 checks within 5 s."""
-    return FailureGuard(database, slow_after=2, lock_after=4, window=5, lockout=1)
+def short_guard(database: Database, lockout: float = 1) -> FailureGuard:
+    """Slow after 2 failures, locked out for ``lockout`` s after 4 checks within 60 s."""
+    return FailureGuard(database, slow_after=2, lock_after=4, window=60, lockout=lockout)
+
+
+GUARDED_LOCKOUT = 4.0  # long enough for several requests while locked out, on a busy machine
 
 
 @pytest.fixture
 def guarded(server: Server) -> Server:
     """The server with a guard of short windows (``short_guard``)."""
-    server.state.guard = short_guard(server.runtime.database)
+    server.state.guard = short_guard(server.runtime.database, lockout=GUARDED_LOCKOUT)
     return server
 
 
@@ -203,7 +206,10 @@ def test_guard_slows_down_locks_out_and_releases(guarded: Server) -> None:
     assert guarded.upload(HOSTED, Dist("locked", "1.0"), login("uploader")).status_code == 429
     # Anonymous reads of a public index need no credentials, so the guard is not consulted.
     assert guarded.client.get("/local/simple/").status_code == 200
-    wait_until(lambda: read_page(guarded, login("reader")).status_code == 200)
+    wait_until(
+        lambda: read_page(guarded, login("reader")).status_code == 200,
+        timeout=GUARDED_LOCKOUT + 10,
+    )
 
 
 def test_a_success_resets_the_count_through_the_app(guarded: Server) -> None:
