@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from stilton.cli.audit import audit_app
+from stilton.cli.backup import backup, restore
 from stilton.cli.bundles import bundle_app
 from stilton.cli.cache import cache_app
 from stilton.cli.gc import gc
@@ -42,6 +43,8 @@ app.command()(migrate)
 app.command("migrate-storage")(migrate_storage)
 app.command("check-storage")(check_storage)
 app.command()(gc)
+app.command()(backup)
+app.command()(restore)
 
 
 def main() -> None:
