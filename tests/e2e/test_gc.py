@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.dists import Dist, wheel_bytes
 from tests.support.server import StiltonServer
-from tests.support.uploads import basic_auth, multipart_body, upload_fields
+from tests.support.uploads import basic_auth, multipart_body, post_wheel, upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -57,18 +57,6 @@ def raw_upload(server: StiltonServer, token: str, dist: Dist) -> tuple[socket.so
     return connection, body
 
 
-def upload(client: httpx.Client, token: str, dist: Dist) -> None:
-    data = wheel_bytes(dist)
-    response = client.post(
-        "/local/",
-        data=upload_fields(dist, data),
-        files={"content": (dist.wheel_filename, data, "application/octet-stream")},
-        headers=basic_auth("__token__", token),
-        timeout=60,
-    )
-    assert response.status_code == 200, response.text
-
-
 def crash_mid_upload(server: StiltonServer, token: str) -> None:
     """Blobs of CRASHED stored, its row waiting for the database (a test holds SQLite's write
     lock), HALF half-sent; then the server and its workers are killed."""
@@ -95,7 +83,7 @@ def test_gc_removes_what_a_crash_left_and_nothing_else(tmp_path: Path) -> None:
     crashed_sha256 = hashlib.sha256(wheel_bytes(CRASHED)).hexdigest()
     with StiltonServer(tmp_path) as server, httpx.Client(base_url=server.url) as client:
         token = server.create_token()
-        upload(client, token, KEPT)
+        post_wheel(client, token, KEPT)
         kept = blob_files(server)
         crash_mid_upload(server, token)
         orphans = blob_files(server) - kept
@@ -124,5 +112,5 @@ def test_gc_removes_what_a_crash_left_and_nothing_else(tmp_path: Path) -> None:
         served = client.get(file["url"], timeout=60).content
         assert hashlib.sha256(served).hexdigest() == file["hashes"]["sha256"]
         assert client.get("/local/simple/gc-crashed/").status_code == 404
-        upload(client, token, CRASHED)  # the crashed upload, sent again, is stored whole
+        post_wheel(client, token, CRASHED)  # the crashed upload, sent again, is stored whole
         assert crashed_sha256 in blob_files(server)
