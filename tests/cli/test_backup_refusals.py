@@ -44,6 +44,7 @@ def data_dir(tmp_path: Path) -> Path:
 def backup(data_dir: Path, tmp_path: Path) -> Path:
     made = tmp_path / "backup"
     assert "6 copied" in stilton("backup", str(made), "--data-dir", str(data_dir))
+    assert made.stat().st_mode & 0o077 == 0  # the owner's alone: it holds password hashes
     return made
 
 
@@ -73,6 +74,20 @@ def test_a_flipped_byte_in_a_file_is_refused_by_name(backup: Path, tmp_path: Pat
 
     assert f"Refusing to restore: {damaged} is damaged" in output
     assert list(tmp_path.glob("*new*")) == []  # nothing half made
+
+
+def test_a_backup_with_rehash_repairs_a_damaged_file(
+    backup: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    sha256 = sorted(json.loads((backup / "manifest.json").read_text())["blobs"])[1]
+    damaged = backup / "blobs" / "sha256" / sha256[:2] / sha256[2:4] / sha256
+    damaged.write_bytes(b"x" * len(damaged.read_bytes()))
+    assert "0 copied" in stilton("backup", str(backup), "--data-dir", str(data_dir))
+
+    output = stilton("backup", str(backup), "--rehash", "--data-dir", str(data_dir))
+
+    assert "1 copied" in output and "1 file(s) in" in output and "copied again" in output
+    assert "0 problems" in stilton("restore", str(backup), "--data-dir", str(tmp_path / "new"))
 
 
 def test_a_missing_file_is_refused_by_name(backup: Path, tmp_path: Path) -> None:

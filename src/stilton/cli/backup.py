@@ -62,6 +62,12 @@ def backup(
     target: Annotated[
         Path, typer.Argument(help="A new or empty directory, or an earlier backup to update.")
     ],
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash", help="Hash the files TARGET holds already too; copy damaged ones again."
+        ),
+    ] = False,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
@@ -86,6 +92,7 @@ def backup(
                 settings.sqlite_path, blobs, target,
                 lambda total: progress.update(task, total=total),
                 lambda size: progress.update(task, advance=size),
+                rehash=rehash,
             )
         )  # fmt: skip
     manifest = report.manifest
@@ -97,6 +104,11 @@ def backup(
         f" {report.seconds:.1f} s, {report.mib_per_second:.0f} MiB/s.",
         highlight=False,
     )
+    if report.repaired:
+        out.print(
+            f"{report.repaired} file(s) in {target} were damaged, and were copied again.",
+            highlight=False,
+        )
     if report.dropped:
         out.print(
             f"{len(report.dropped)} proxy-cached file(s) evicted while the backup ran are left"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ class BackupReport:
     copied: int  # blobs copied by this run
     copied_bytes: int
     present: int  # blobs DIR held already
+    repaired: int  # of those, found damaged (``rehash``) and copied again
     dropped: tuple[str, ...]  # a proxy's cached blobs evicted since the snapshot: left out
     seconds: float
 
@@ -131,15 +132,25 @@ class _Copier:
         return True
 
 
+def _damaged(directory: BackupDir, present: Iterable[str], pool: Executor) -> list[str]:
+    """Blobs in DIR whose bytes no longer hash to their name."""
+    ordered = sorted(present)
+    digests = pool.map(lambda sha256: file_sha256(directory.blob_path(sha256)), ordered)
+    return [sha256 for sha256, digest in zip(ordered, digests, strict=True) if digest != sha256]
+
+
 def make_backup(
     sqlite_path: Path,
     blobs: BlobStore,
     target: Path,
     started: Callable[[int], None] = lambda _bytes: None,
     progress: Progress = lambda _bytes: None,
+    *,
+    rehash: bool = False,
 ) -> BackupReport:
     """Back up into ``target`` (new, empty, or an earlier backup); ``started`` hears how many
-    bytes are to be copied, ``progress`` each blob's as it is done."""
+    bytes are to be copied, ``progress`` each blob's as it is done. ``rehash``: blobs DIR
+    holds already are hashed too, and copied again when damaged."""
     began = time.monotonic()
     with BackupDir(target).writing() as directory:
         created = datetime.now(UTC)
@@ -149,9 +160,13 @@ def make_backup(
             snapshot_database(sqlite_path, partial)
             revision, needed, hosted = _needs(partial)
             missing = {s: n for s, n in needed.items() if directory.stored_size(s) != n}
-            started(sum(missing.values()))
             copier = _Copier(blobs, directory, progress)
             with ThreadPoolExecutor(THREADS) as pool:
+                damaged = (
+                    _damaged(directory, needed.keys() - missing.keys(), pool) if rehash else []
+                )
+                missing.update({sha256: needed[sha256] for sha256 in damaged})
+                started(sum(missing.values()))
                 copied = dict(zip(missing, pool.map(copier.copy, missing.items()), strict=True))
             lost = {sha256 for sha256, present in copied.items() if not present}
             if lost & hosted:
@@ -170,7 +185,8 @@ def make_backup(
         manifest,
         copied=len(copied) - len(lost),
         copied_bytes=copied_bytes,
-        present=len(needed) - len(missing),
+        present=len(needed) - len(missing) + len(damaged),
+        repaired=len(damaged),
         dropped=tuple(sorted(lost)),
         seconds=time.monotonic() - began,
     )

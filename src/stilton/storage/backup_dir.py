@@ -151,7 +151,10 @@ class BackupDir:
                     f"{self.root} is not empty and is not a Stilton backup: back up into a new"
                     " or empty directory, or into an earlier backup (which is then updated)."
                 )
-        for directory in (self.root, self.root / DATABASES, self.spool_dir):
+        # The database holds password and token hashes and the session secret: only the
+        # owner may read a new backup directory.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for directory in (self.root / DATABASES, self.spool_dir):
             directory.mkdir(parents=True, exist_ok=True)
         marker = self.root / MARKER
         if not marker.exists():
