@@ -53,21 +53,26 @@ def pages(client: httpx.Client, project: str) -> dict[str, bytes]:
 
 class Uploader(threading.Thread):
     """Uploads new projects, one after another, from before a backup starts until after it
-    ends: the last one is stored after the snapshot, so is not in the backup."""
+    ends."""
 
     def __init__(self, client: httpx.Client, token: str, number: int) -> None:
         super().__init__()
         self.client, self.token, self.number = client, token, number
         self.uploaded = threading.Event()
         self.stop = threading.Event()
+        self.failure: BaseException | None = None
 
     def run(self) -> None:
         count = 0
-        while not self.stop.is_set():
-            dist = Dist(f"during-{self.number}-{count}", "1.0", padding=500_000)
-            post_wheel(self.client, self.token, dist)
+        try:
+            while not self.stop.is_set():
+                dist = Dist(f"during-{self.number}-{count}", "1.0", padding=500_000)
+                post_wheel(self.client, self.token, dist)
+                self.uploaded.set()
+                count += 1
+        except BaseException as exc:  # shown by the test, not lost with the thread
+            self.failure = exc
             self.uploaded.set()
-            count += 1
 
 
 def test_a_backup_taken_during_uploads_restores_to_the_same_pages(tmp_path: Path) -> None:
@@ -86,6 +91,8 @@ def test_a_backup_taken_during_uploads_restores_to_the_same_pages(tmp_path: Path
             for uploader in uploaders:
                 uploader.stop.set()
                 uploader.join()
+                assert uploader.failure is None, uploader.failure
+            post_wheel(client, token, Dist("after-the-backup", "1.0"))
             assert "Backed up into" in made.stdout
 
             restored = tmp_path / "restored"

@@ -22,9 +22,16 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, delete, select, text, update
 
 from stilton.core.errors import StorageError
-from stilton.storage.backup_dir import BackupDir, Manifest, file_sha256, write_verified
+from stilton.storage.backup_dir import (
+    DATABASES,
+    BackupDir,
+    Manifest,
+    file_sha256,
+    write_verified,
+)
 from stilton.storage.blobs import BlobStore
 from stilton.storage.consistency import referenced_blobs
+from stilton.storage.disk import disk_error
 from stilton.storage.schema import cached_files, files, upstream_file_facts
 
 THREADS = 4
@@ -139,6 +146,43 @@ def _damaged(directory: BackupDir, present: Iterable[str], pool: Executor) -> li
     return [sha256 for sha256, digest in zip(ordered, digests, strict=True) if digest != sha256]
 
 
+@dataclass(frozen=True, slots=True)
+class _Copied:
+    copied: dict[str, int]  # sha256 to size, copied by this run
+    repaired: int  # of them, found damaged in DIR
+    lost: set[str]  # gone from the store since the snapshot
+
+
+def _copy_blobs(
+    blobs: BlobStore,
+    directory: BackupDir,
+    needed: dict[str, int],
+    rehash: bool,
+    started: Callable[[int], None],
+    progress: Progress,
+) -> _Copied:
+    missing = {s: n for s, n in needed.items() if directory.stored_size(s) != n}
+    copier = _Copier(blobs, directory, progress)
+    with ThreadPoolExecutor(THREADS) as pool:
+        damaged = _damaged(directory, needed.keys() - missing.keys(), pool) if rehash else []
+        missing.update({sha256: needed[sha256] for sha256 in damaged})
+        started(sum(missing.values()))
+        done = dict(zip(missing, pool.map(copier.copy, missing.items()), strict=True))
+    lost = {sha256 for sha256, present in done.items() if not present}
+    copied = {sha256: size for sha256, size in missing.items() if sha256 not in lost}
+    return _Copied(copied, len(damaged), lost)
+
+
+def _forget_lost(snapshot: Path, lost: set[str], hosted: set[str]) -> None:
+    if lost & hosted:
+        raise StorageError(
+            f"{len(lost & hosted)} file(s) the database names are missing from the blob"
+            f" store (e.g. {min(lost & hosted)}): run 'stilton verify'."
+        )
+    if lost:
+        _drop(snapshot, lost)
+
+
 def make_backup(
     sqlite_path: Path,
     blobs: BlobStore,
@@ -152,42 +196,28 @@ def make_backup(
     bytes are to be copied, ``progress`` each blob's as it is done. ``rehash``: blobs DIR
     holds already are hashed too, and copied again when damaged."""
     began = time.monotonic()
-    with BackupDir(target).writing() as directory:
-        created = datetime.now(UTC)
-        stem = created.strftime("%Y%m%dT%H%M%S%fZ")
-        partial = directory.root / "database" / f"{stem}.sqlite3.partial"
-        try:
-            snapshot_database(sqlite_path, partial)
-            revision, needed, hosted = _needs(partial)
-            missing = {s: n for s, n in needed.items() if directory.stored_size(s) != n}
-            copier = _Copier(blobs, directory, progress)
-            with ThreadPoolExecutor(THREADS) as pool:
-                damaged = (
-                    _damaged(directory, needed.keys() - missing.keys(), pool) if rehash else []
-                )
-                missing.update({sha256: needed[sha256] for sha256 in damaged})
-                started(sum(missing.values()))
-                copied = dict(zip(missing, pool.map(copier.copy, missing.items()), strict=True))
-            lost = {sha256 for sha256, present in copied.items() if not present}
-            if lost & hosted:
-                raise StorageError(
-                    f"{len(lost & hosted)} file(s) the database names are missing from the blob"
-                    f" store (e.g. {min(lost & hosted)}): run 'stilton verify'."
-                )
-            if lost:
-                _drop(partial, lost)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        manifest = _finish(directory, partial, created, revision, needed, lost)
-    copied_bytes = sum(missing[s] for s, present in copied.items() if present)
+    created = datetime.now(UTC)
+    try:
+        with BackupDir(target).writing() as directory:
+            partial = directory.root / DATABASES / f"{created:%Y%m%dT%H%M%S%fZ}.sqlite3.partial"
+            try:
+                snapshot_database(sqlite_path, partial)
+                revision, needed, hosted = _needs(partial)
+                done = _copy_blobs(blobs, directory, needed, rehash, started, progress)
+                _forget_lost(partial, done.lost, hosted)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            manifest = _finish(directory, partial, created, revision, needed, done.lost)
+    except OSError as exc:
+        raise disk_error(exc, target, "back up") from exc
     return BackupReport(
         manifest,
-        copied=len(copied) - len(lost),
-        copied_bytes=copied_bytes,
-        present=len(needed) - len(missing) + len(damaged),
-        repaired=len(damaged),
-        dropped=tuple(sorted(lost)),
+        copied=len(done.copied),
+        copied_bytes=sum(done.copied.values()),
+        present=len(manifest.blobs) - len(done.copied) + done.repaired,
+        repaired=done.repaired,
+        dropped=tuple(sorted(done.lost)),
         seconds=time.monotonic() - began,
     )
 

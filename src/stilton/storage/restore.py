@@ -23,6 +23,7 @@ from stilton.core.errors import InvalidInput
 from stilton.storage.backup_dir import MANIFEST, BackupDir, Manifest, write_verified
 from stilton.storage.blobs import blob_key, fsync_directory
 from stilton.storage.consistency import referenced_blobs
+from stilton.storage.disk import disk_error
 
 THREADS = 4
 DATABASE = "stilton.sqlite3"  # Settings.sqlite_path's name in a data directory
@@ -138,6 +139,9 @@ def restore_backup(
             data_dir.rmdir()
         staging.rename(data_dir)
         fsync_directory(data_dir.parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise disk_error(exc, data_dir.parent, "restore") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
