@@ -233,6 +233,8 @@ class LocalBlobStore:
             os.rename(path, held)
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise disk_error(exc, self.root, f"remove blob {sha256}") from exc
         try:
             if _written(held.stat().st_mtime) < written_before and unused():
                 held.unlink()
