@@ -7,7 +7,9 @@ import hashlib
 import uuid
 from typing import Any
 
-from tests.support.dists import Dist
+import httpx
+
+from tests.support.dists import Dist, wheel_bytes
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:
@@ -54,3 +56,17 @@ def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tup
         + f"\r\n--{boundary}--\r\n".encode()
     )
     return b"".join(parts), boundary
+
+
+def post_wheel(client: httpx.Client, token: str, dist: Dist, index: str = "local") -> str:
+    """Upload ``dist``'s wheel through the legacy API (asserting a 200); returns its sha256."""
+    data = wheel_bytes(dist)
+    response = client.post(
+        f"/{index}/",
+        data=upload_fields(dist, data),
+        files={"content": (dist.wheel_filename, data, "application/octet-stream")},
+        headers=basic_auth("__token__", token),
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    return hashlib.sha256(data).hexdigest()

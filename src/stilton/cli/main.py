@@ -9,8 +9,10 @@ from __future__ import annotations
 import typer
 
 from stilton.cli.audit import audit_app
+from stilton.cli.backup import backup, restore
 from stilton.cli.bundles import bundle_app
 from stilton.cli.cache import cache_app
+from stilton.cli.gc import gc
 from stilton.cli.indexes import index_app
 from stilton.cli.mirror import mirror_app
 from stilton.cli.packages import packages_app
@@ -40,6 +42,9 @@ app.command()(serve)
 app.command()(migrate)
 app.command("migrate-storage")(migrate_storage)
 app.command("check-storage")(check_storage)
+app.command()(gc)
+app.command()(backup)
+app.command()(restore)
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ a ``Delivery``: a local path the server sends itself, a stream, or a presigned U
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -21,10 +23,16 @@ from obstore.store import LocalStore
 
 from stilton.core.errors import StorageError
 from stilton.storage.disk import disk_error
-from stilton.storage.spool_files import SpoolFile, open_spool_file, sweep_spool_files
+from stilton.storage.spool_files import (
+    SpoolFile,
+    find_abandoned_spool_files,
+    open_spool_file,
+    sweep_spool_files,
+)
 
 CHUNK = 256 * 1024
 BLOB_PREFIX = "sha256/"
+HELD_SUFFIX = ".gc"  # a blob a garbage collection has taken out of reach while it decides
 
 
 def blob_key(sha256: str) -> str:
@@ -55,6 +63,16 @@ class RedirectTo:
 
 
 Delivery = SendPath | StreamBlob | RedirectTo
+
+
+@dataclass(frozen=True, slots=True)
+class BlobEntry:
+    """A stored blob as a garbage collection sees it: its size and when it was last written
+    (a writer always writes a blob anew before a row names it)."""
+
+    sha256: str
+    size: int
+    written: datetime  # UTC
 
 
 class BlobStore(Protocol):
@@ -89,6 +107,21 @@ class BlobStore(Protocol):
     def list_blobs(self) -> Iterator[tuple[str, int]]:
         """Every stored blob's sha256 and size."""
 
+    def list_entries(self) -> Iterator[BlobEntry]:
+        """Every stored blob with its size and when it was last written."""
+
+    def find_abandoned_spool(self) -> list[Path]:
+        """Spool files no live process holds (what ``sweep_spool`` would remove)."""
+
+    def delete_unused(
+        self, sha256: str, written_before: datetime, unused: Callable[[], bool]
+    ) -> bool:
+        """Delete the blob only if it was last written before ``written_before`` and
+        ``unused()``, asked right before, still says no row names it; True when deleted."""
+
+    def restore_held(self) -> list[str]:
+        """Put back what a ``delete_unused`` cut short (a crash) had taken out of reach."""
+
     def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` inclusive."""
 
@@ -98,6 +131,10 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise StorageError when the store cannot be reached."""
+
+
+def _written(mtime: float) -> datetime:
+    return datetime.fromtimestamp(mtime, UTC)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -122,6 +159,9 @@ class LocalBlobStore:
 
     def sweep_spool(self) -> list[Path]:
         return sweep_spool_files(self.spool_dir)
+
+    def find_abandoned_spool(self) -> list[Path]:
+        return find_abandoned_spool_files(self.spool_dir)
 
     def put_spooled(self, spool: SpoolFile, sha256: str) -> None:
         key = blob_key(sha256)
@@ -174,6 +214,56 @@ class LocalBlobStore:
         for path in sorted((self.root / BLOB_PREFIX).rglob("*")):
             if path.is_file() and len(path.name) == 64:
                 yield path.name, path.stat().st_size
+
+    def list_entries(self) -> Iterator[BlobEntry]:
+        for path in sorted((self.root / BLOB_PREFIX).rglob("*")):
+            if len(path.name) == 64 and path.is_file():
+                found = path.stat()
+                yield BlobEntry(path.name, found.st_size, _written(found.st_mtime))
+
+    def delete_unused(
+        self, sha256: str, written_before: datetime, unused: Callable[[], bool]
+    ) -> bool:
+        """The blob is first renamed out of reach (atomically): a writer putting the same bytes
+        meanwhile puts a new file, which stays. The taken file is judged (when it was written,
+        whether a row names it now) and removed, or linked back if its name is still free."""
+        path = self.root / blob_key(sha256)
+        held = self.spool_dir / f"{sha256}.{uuid.uuid4().hex}{HELD_SUFFIX}"
+        try:
+            os.rename(path, held)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise disk_error(exc, self.root, f"remove blob {sha256}") from exc
+        try:
+            if _written(held.stat().st_mtime) < written_before and unused():
+                held.unlink()
+                return True
+        except BaseException:
+            self._put_back(held, path)
+            raise
+        self._put_back(held, path)
+        return False
+
+    @staticmethod
+    def _put_back(held: Path, path: Path) -> None:
+        # A writer that put the same bytes there meanwhile keeps its newer file.
+        with contextlib.suppress(FileExistsError):
+            os.link(held, path)
+        held.unlink()
+
+    def restore_held(self) -> list[str]:
+        """Put back the blobs a garbage collection that was cut short had taken (their names
+        are free, or hold the same bytes again); returns their digests."""
+        restored = []
+        for held in sorted(self.spool_dir.glob(f"*{HELD_SUFFIX}")):
+            sha256 = held.name.split(".", 1)[0]
+            if len(sha256) == 64:
+                path = self.root / blob_key(sha256)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._put_back(held, path)
+                restored.append(sha256)
+        return restored
 
     def iter_range(self, sha256: str, start: int, end: int) -> Iterator[bytes]:
         offset = start

@@ -19,6 +19,7 @@ from stilton.storage.schema import (
     files,
     indexes,
     journal,
+    mirror_files,
     projects,
     releases,
     upstream_file_facts,
@@ -194,11 +195,27 @@ def blob_references(connection: Connection, index: str | None = None) -> Iterato
         yield BlobReference(IndexName(kept.name), what, kept.sha256, kept.size)
 
 
+DIGEST_COLUMNS = (
+    files.c.sha256,
+    files.c.metadata_sha256,
+    cached_files.c.sha256,
+    upstream_file_facts.c.sha256,
+    upstream_file_facts.c.metadata_sha256,
+    mirror_files.c.sha256,
+)
+
+
 def known_digests(connection: Connection) -> set[str]:
     """Every digest any row refers to, live or not (a deleted file's blob is kept)."""
     known: set[str] = set()
-    for column in (files.c.sha256, files.c.metadata_sha256, cached_files.c.sha256):
-        known.update(value for (value,) in connection.execute(select(column)) if value)
-    for column in (upstream_file_facts.c.sha256, upstream_file_facts.c.metadata_sha256):
+    for column in DIGEST_COLUMNS:
         known.update(value for (value,) in connection.execute(select(column)) if value)
     return known
+
+
+def is_known_digest(connection: Connection, sha256: str) -> bool:
+    """Whether any row refers to ``sha256`` (one indexed lookup per column, at most)."""
+    for column in DIGEST_COLUMNS:
+        if connection.execute(select(column).where(column == sha256).limit(1)).first():
+            return True
+    return False

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
@@ -25,12 +25,18 @@ from stilton.storage.blob_reader import open_range_reader
 from stilton.storage.blobs import (
     BLOB_PREFIX,
     CHUNK,
+    BlobEntry,
     Delivery,
     RedirectTo,
     StreamBlob,
     blob_key,
 )
-from stilton.storage.spool_files import SpoolFile, open_spool_file, sweep_spool_files
+from stilton.storage.spool_files import (
+    SpoolFile,
+    find_abandoned_spool_files,
+    open_spool_file,
+    sweep_spool_files,
+)
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Config
@@ -53,6 +59,10 @@ class S3Options:
     access_key_id: str = field(default="", repr=False)
     secret_access_key: str = field(default="", repr=False)
     allow_http: bool = False
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _shorten(exc: BaseException) -> str:
@@ -122,6 +132,9 @@ class S3BlobStore:
     def sweep_spool(self) -> list[Path]:
         return sweep_spool_files(self.spool_dir)
 
+    def find_abandoned_spool(self) -> list[Path]:
+        return find_abandoned_spool_files(self.spool_dir)
+
     def put_spooled(self, spool: SpoolFile, sha256: str) -> None:
         """Put the verified spool file; the local copy goes once the object is there."""
         spool.close()
@@ -144,6 +157,26 @@ class S3BlobStore:
             )
         except FileNotFoundError:
             return
+
+    def delete_unused(
+        self, sha256: str, written_before: datetime, unused: Callable[[], bool]
+    ) -> bool:
+        """A bucket has no atomic rename: the object's age and the rows are checked right
+        before the delete, one request apart (a writer putting the same bytes in that moment,
+        after a grace period of them lying unused, is the one case left open)."""
+        try:
+            meta = self._call(
+                "look up a blob", lambda: obstore.head(self._store, blob_key(sha256)), lookup=True
+            )
+        except FileNotFoundError:
+            return False
+        if _utc(meta["last_modified"]) >= written_before or not unused():
+            return False
+        self.delete(sha256)
+        return True
+
+    def restore_held(self) -> list[str]:
+        return []  # nothing is taken out of reach in a bucket
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -215,6 +248,16 @@ class S3BlobStore:
                 name = str(meta["path"]).rsplit("/", 1)[-1]
                 if len(name) == 64:
                     yield name, int(meta["size"])
+
+    def list_entries(self) -> Iterator[BlobEntry]:
+        pages = self._call(
+            "list blobs", lambda: list(obstore.list(self._store, prefix=BLOB_PREFIX))
+        )
+        for page in pages:
+            for meta in page:
+                name = str(meta["path"]).rsplit("/", 1)[-1]
+                if len(name) == 64:
+                    yield BlobEntry(name, int(meta["size"]), _utc(meta["last_modified"]))
 
     def check(self) -> None:
         """Reachable and writable: a probe object is put and deleted."""

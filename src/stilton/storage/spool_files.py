@@ -97,6 +97,25 @@ def _remove_if_abandoned(path: Path) -> bool:
         os.close(fd)
 
 
+def _is_abandoned(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing ends a lock this process took
+    return True
+
+
+def find_abandoned_spool_files(directory: Path) -> list[Path]:
+    """The spool files no live process holds, left where they are."""
+    return [path for path in sorted(directory.glob(f"*{SUFFIX}")) if _is_abandoned(path)]
+
+
 def sweep_spool_files(directory: Path) -> list[Path]:
     """Remove the spool files no live process holds; returns what was removed."""
     removed = [path for path in sorted(directory.glob(f"*{SUFFIX}")) if _remove_if_abandoned(path)]
