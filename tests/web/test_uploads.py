@@ -4,6 +4,7 @@ act on, and stores nothing."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any, cast
 
@@ -431,3 +432,18 @@ def test_a_refusal_that_quotes_the_request_stays_one_line(
     message = response.json()["message"] if accept != "*/*" else response.text.removesuffix("\n")
     assert message.isprintable(), message
     assert "invalid value for" in message
+
+
+def test_a_refusal_is_logged_on_one_line_for_the_operator(
+    client: TestClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """hatch and twine show only the status line of a refusal: the server's log says why."""
+    fields = upload_fields(DIST, WHEEL, version="1.0\r\nX-Injected: yes")
+    with caplog.at_level(logging.INFO, logger="stilton.upload"):
+        response = post(client, auth, DIST.wheel_filename, WHEEL, fields)
+
+    assert response.status_code == 400
+    (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert line.startswith("upload to local refused: ")
+    assert "invalid value for" in line
+    assert line.isprintable(), line

@@ -13,6 +13,7 @@ from stilton.core.filenames import parse_distribution_filename
 from stilton.core.permissions import Action
 from stilton.indexes.base import Index, Uploader, UploadOutcome
 from stilton.web.auth import authorize, client_address
+from stilton.web.errors import one_line
 from stilton.web.multipart import read_upload_form
 from stilton.web.state import WebState, index_of, state_of
 
@@ -35,8 +36,11 @@ async def upload(request: Request) -> Response:
     index = await index_of(request)
     try:
         outcome = await _receive(request, state, index)
-    except StiltonError:
+    except StiltonError as exc:
         state.metrics.uploaded(index.name, "refused")
+        # Some uploaders show only the status line (the reason is in the body): the operator's
+        # log says why, on one line, whatever the request sent.
+        logger.info("upload to %s refused: %s", index.name, one_line(exc.message))
         raise
     state.metrics.uploaded(index.name, outcome.value)
     return PlainTextResponse("")
