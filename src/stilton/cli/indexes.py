@@ -271,27 +271,26 @@ def index_set(
 
 @index_app.command("list")
 def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """List indexes (upstream credentials are never shown), with the health of proxies'
-    upstreams as the server's processes last judged it."""
+    """List indexes (upstream credentials are never shown), then the health of each proxy's
+    upstream as the server's processes last judged it."""
     with opened(data_dir, config) as runtime:
         records = runtime.list_indexes()
         reports = runtime.upstream_reports()
-    grid = table("name", "kind", "simple URL path", "configuration", "upstream")
+    grid = table("name", "kind", "simple URL path", "configuration")
     for record in records:
-        report = reports.get(record.name)
-        health = "" if record.name not in reports else "unhealthy" if report else "healthy"
         grid.add_row(
-            record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config),
-            health,
-        )  # fmt: skip
+            record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config)
+        )
     out.print(grid)
     for name, report in reports.items():
-        if report is not None and not report.healthy:
-            out.print(escape(f"{name}: {describe_health(report)}"))
+        health = describe_health(report) if report else "upstream healthy"
+        out.print(escape(f"{name}: {health}"), highlight=False)
 
 
 def describe_health(report: HealthReport) -> str:
-    """A line for people about an upstream marked unhealthy."""
+    """A line for people about an upstream a process judged."""
+    if report.healthy:
+        return "upstream healthy"
     retry = report.retry_at.isoformat(timespec="seconds") if report.retry_at else "not planned"
     return (
         f"upstream unhealthy since {report.since.isoformat(timespec='seconds')} after"
