@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from stilton.auth.service import AuthService
@@ -23,14 +25,16 @@ from stilton.indexes.hosted import HostedIndex
 from stilton.indexes.policy import PolicyIndex
 from stilton.indexes.proxy import ProxyIndex
 from stilton.indexes.proxy_pages import PageMemory
+from stilton.indexes.upstream_health import HealthBook
 from stilton.settings import Settings
-from stilton.storage import catalog, users
+from stilton.storage import catalog, upstream_health, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeFeed
 from stilton.storage.database import Database, serialize
 from stilton.storage.leases import FileLeases, Leases
 from stilton.storage.object_blobs import S3BlobStore, S3Options
+from stilton.storage.upstream_health import HealthReport
 from stilton.upstream.downloads import Transfers
 
 LAYOUT_KEY = "default-layout"
@@ -54,6 +58,28 @@ class Runtime:
     def __post_init__(self) -> None:
         self.upstream_pages = PageMemory(self.settings.upstream_page_bytes)
         self.feed.subscribe(self.upstream_pages.heard)
+
+    @cached_property
+    def upstream_health(self) -> HealthBook:
+        """Proxies' upstream health in this process, shared by all its index objects (made
+        on first use, once the web app has set the telemetry)."""
+        settings = self.settings
+        return HealthBook(
+            self.telemetry, settings.upstream_unhealthy_after, settings.upstream_retry_interval,
+            self._record_health,
+        )  # fmt: skip
+
+    def _record_health(self, index_id: int, report: HealthReport) -> None:
+        with self.database.begin(durable=False) as connection:
+            upstream_health.record_health(connection, index_id, report)
+
+    def upstream_reports(self) -> dict[IndexName, HealthReport | None]:
+        """Every proxy's upstream as the server's processes last judged it (None: never marked
+        unhealthy, or not held so by any process now)."""
+        with self.database.connect() as connection:
+            reports = upstream_health.find_health_reports(connection, datetime.now(UTC))
+            records = catalog.list_indexes(connection)
+        return {r.name: reports.get(r.name) for r in records if r.kind is IndexKind.PROXY}
 
     def list_indexes(self) -> list[IndexRecord]:
         with self.database.connect() as connection:
@@ -100,7 +126,7 @@ class Runtime:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
         return ProxyIndex(
             record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE,
-            self.upstream_pages, self.leases, self.telemetry,
+            self.upstream_pages, self.leases, self.upstream_health, self.telemetry,
         )  # fmt: skip
 
     def group(self, name: str) -> GroupIndex:

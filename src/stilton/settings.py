@@ -36,6 +36,8 @@ POSITIVE = (
     "guard_lock_after",
     "guard_window",
     "guard_lockout",
+    "upstream_unhealthy_after",
+    "upstream_retry_interval",
 )
 
 
@@ -105,6 +107,11 @@ class Settings:
     guard_lock_after: int = 10
     guard_window: float = 60.0
     guard_lockout: float = 60.0
+    # A proxy's upstream that fails this many times in a row (no connection, a timeout, a 5xx)
+    # is marked unhealthy: not waited for, retried in the background after this many seconds
+    # (doubling after each failed retry, up to 32 times as long).
+    upstream_unhealthy_after: int = 3
+    upstream_retry_interval: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

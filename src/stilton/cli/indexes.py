@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,9 @@ from stilton.core.model import IndexKind
 from stilton.core.permissions import AUTHENTICATED, Acl, parse_principals
 from stilton.core.policies import Policy, UnknownUploadTime, parse_cutoff, parse_file_rule
 from stilton.core.upstream import UpstreamFormat
+
+if TYPE_CHECKING:
+    from stilton.storage.upstream_health import HealthReport
 
 index_app = typer.Typer(help="Create, list and configure indexes.", no_args_is_help=True)
 
@@ -268,14 +271,32 @@ def index_set(
 
 @index_app.command("list")
 def index_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """List indexes (upstream credentials are never shown)."""
+    """List indexes (upstream credentials are never shown), then the health of each proxy's
+    upstream as the server's processes last judged it."""
     with opened(data_dir, config) as runtime:
-        grid = table("name", "kind", "simple URL path", "configuration")
-        for record in runtime.list_indexes():
-            grid.add_row(
-                record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config)
-            )
-        out.print(grid)
+        records = runtime.list_indexes()
+        reports = runtime.upstream_reports()
+    grid = table("name", "kind", "simple URL path", "configuration")
+    for record in records:
+        grid.add_row(
+            record.name, record.kind.value, f"/{record.name}/simple/", describe(record.config)
+        )
+    out.print(grid)
+    for name, report in reports.items():
+        health = describe_health(report) if report else "upstream healthy"
+        out.print(escape(f"{name}: {health}"), highlight=False)
+
+
+def describe_health(report: HealthReport) -> str:
+    """A line for people about an upstream a process judged."""
+    if report.healthy:
+        return "upstream healthy"
+    retry = report.retry_at.isoformat(timespec="seconds") if report.retry_at else "not planned"
+    return (
+        f"upstream unhealthy since {report.since.isoformat(timespec='seconds')} after"
+        f" {report.failures} failure(s) in a row; next retry at {retry}; last failure:"
+        f" {report.last_error}"
+    )
 
 
 @index_app.command("policy")

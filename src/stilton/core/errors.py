@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 
 class StiltonError(Exception):
     """Base of every error Stilton raises on purpose; ``message`` is meant for a person."""
@@ -132,6 +135,36 @@ class UpstreamError(StiltonError):
 
 class UpstreamTimeout(UpstreamError):
     """An upstream repository did not answer in time (HTTP 504)."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """A request not sent: the upstream is marked unhealthy after failing again and again, and
+    is only retried in the background (HTTP 503 with Retry-After, or a stale page at once)."""
+
+    def __init__(
+        self,
+        index: str,
+        url: str,  # redacted
+        failures: int,
+        since: datetime,
+        last_error: str | None,
+        retry_at: datetime,
+        now: datetime,
+    ) -> None:
+        self.index = index
+        self.url = url
+        self.failures = failures
+        self.since = since
+        self.last_error = last_error
+        self.retry_at = retry_at
+        self.retry_after = max(math.ceil((retry_at - now).total_seconds()), 1)  # seconds
+        # "marked unhealthy" first: a stale page's header keeps only the start of a reason.
+        super().__init__(
+            f"Upstream marked unhealthy: proxy index {index!r} ({url}) failed {failures} time(s)"
+            f" in a row since {since.isoformat(timespec='seconds')}, so it is not asked now;"
+            f" it is retried in the background at {retry_at.isoformat(timespec='seconds')}"
+            f" (in {self.retry_after} s). Last failure: {last_error}"
+        )
 
 
 class DigestMismatch(UpstreamError):

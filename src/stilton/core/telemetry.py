@@ -91,23 +91,3 @@ def failure_kind(error: UpstreamError) -> str:
     if isinstance(error, PageTooLarge):
         return "too_large"
     return "connection"
-
-
-class CountingWatch:
-    """An upstream client's requests counted for one index."""
-
-    def __init__(self, index: str, telemetry: Telemetry) -> None:
-        self.index = index
-        self.telemetry = telemetry
-
-    def admit(self, url: str) -> None:
-        pass
-
-    def answered(self, url: str, status: int) -> None:
-        self.telemetry.upstream_answered(self.index, status)
-
-    def failed(self, url: str, error: UpstreamError) -> None:
-        self.telemetry.upstream_failed(self.index, failure_kind(error))
-
-    def received(self, size: int) -> None:
-        self.telemetry.upstream_received(self.index, size)

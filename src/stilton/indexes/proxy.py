@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from anyio import to_thread
 
-from stilton.core.errors import InvalidInput, NotFound, StiltonError, UpstreamError
+from stilton.core.errors import (
+    InvalidInput,
+    NotFound,
+    StiltonError,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from stilton.core.index_config import IndexConfig
 from stilton.core.metadata import parse_core_metadata, release_info
 from stilton.core.model import (
@@ -36,12 +42,13 @@ from stilton.core.render_warehouse import (
     rewrite_warehouse_json,
     select_version,
 )
-from stilton.core.telemetry import NO_TELEMETRY, CountingWatch, Telemetry
+from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import Index, ProjectList, ProjectView, Staleness, StoredBlob
 from stilton.indexes.proxy_files import ProxyFiles
 from stilton.indexes.proxy_pages import KnownPage, PageMemory, ProxyPages
+from stilton.indexes.upstream_health import HealthBook
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.database import Database
@@ -69,6 +76,7 @@ class ProxyIndex:
         max_file_size: int,
         memory: PageMemory,
         leases: Leases,
+        health: HealthBook,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.record = record
@@ -76,10 +84,13 @@ class ProxyIndex:
         if upstream is None:
             raise InvalidInput(f"Proxy index {record.name!r} has no upstream configured.")
         self.config = upstream
-        self.client = UpstreamClient(self.config, watch=CountingWatch(record.name, telemetry))
+        self.health = health.of(record.id, record.name, upstream.url)
+        self.client = UpstreamClient(self.config, watch=self.health)
+        self.health.attach(self._retry_upstream)
         self.pages = ProxyPages(
-            record, upstream, database, self.client, memory, leases, telemetry=telemetry
-        )
+            record, upstream, database, self.client, memory, leases,
+            telemetry=telemetry, health=self.health,
+        )  # fmt: skip
         self.files = ProxyFiles(
             record, upstream, database, blobs, self.client, transfers, max_file_size,
             self.pages, leases, telemetry=telemetry,
@@ -100,9 +111,15 @@ class ProxyIndex:
         return [self]
 
     async def aclose(self) -> None:
+        self.health.detach(self._retry_upstream)
         await self.pages.flush()
         await self.files.flush_accesses()
         await self.client.aclose()
+
+    async def _retry_upstream(self) -> None:
+        """What a background retry of an unhealthy upstream asks: HEAD of its URL (any
+        answer below 500 says it is back), cheap even where that is a huge project list."""
+        await self.client.fetch_size(self.config.url)
 
     # -- pages ---------------------------------------------------------------------------------
 
@@ -119,7 +136,9 @@ class ProxyIndex:
             known = await self.pages.known(name)
             if known is None:
                 raise
-            logger.warning("serving a stale page of %s from %s: %s", name, self.name, exc.message)
+            # An unhealthy upstream was said so once, when it was marked.
+            level = logging.DEBUG if isinstance(exc, UpstreamUnavailable) else logging.WARNING
+            logger.log(level, "serving a stale page of %s from %s: %s", name, self.name, exc)
             return await self._view(name, known, stale=Staleness(known.checked_at, exc.message))
         if known is None:
             return None

@@ -151,6 +151,8 @@ class ProxyFiles:
             running = None
         if running is not None:
             return running
+        # An upstream marked unhealthy is not waited for, nor the lease of a process that waits.
+        self.client.watch.admit(file.url)
         lease = AsyncExitStack()
         await lease.enter_async_context(self.leases.hold(f"file {self.record.id} {file.filename}"))
         try:

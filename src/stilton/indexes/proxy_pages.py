@@ -27,6 +27,7 @@ from stilton.core.names import IndexName, ProjectName
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
 from stilton.indexes.single_flight import SingleFlight
+from stilton.indexes.upstream_health import UpstreamHealth
 from stilton.storage import upstream_cache
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import RESET, Change, ChangeScope, publish
@@ -183,9 +184,11 @@ class ProxyPages:
         memory: PageMemory,
         leases: Leases,
         *,
+        health: UpstreamHealth,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.record = record
+        self.health = health
         self.config = config
         self.database = database
         self.client = client
@@ -224,6 +227,8 @@ class ProxyPages:
             return known
         if self.config.offline:
             return None
+        # Marked unhealthy: not waited for (nor the lease of a process that waits for it).
+        self.health.check()
         return await self._refreshes.run(name, lambda: self._refresh(name, known))
 
     def _load(self, name: ProjectName) -> KnownPage | None:

@@ -141,6 +141,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> ASGIApp:
         poller.cancel()
         searcher.cancel()
         await state.close()
+        await runtime.upstream_health.aclose()
         runtime.close()
         flush_logs()
 

@@ -37,6 +37,7 @@ STATUS: tuple[tuple[type[errors.StiltonError], int], ...] = (
     (errors.InsufficientStorage, 507),
     (errors.StorageError, 503),
     (errors.UpstreamTimeout, 504),
+    (errors.UpstreamUnavailable, 503),
     (errors.UpstreamError, 502),
 )
 TITLES = {
@@ -102,7 +103,7 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
         response.headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, errors.AuthenticationRequired):
         response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
-    if isinstance(exc, errors.TooManyAttempts):
+    if isinstance(exc, errors.TooManyAttempts | errors.UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.RequestTimeout):
         response.headers["Connection"] = "close"  # the rest of the body is never read

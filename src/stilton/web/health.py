@@ -1,4 +1,5 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes. Readiness is about this server's own database and blobs; the
+health of proxies' upstreams is reported beside it, never a reason to answer 503."""
 
 from __future__ import annotations
 
@@ -26,4 +27,9 @@ async def ready(request: Request) -> Response:
             "reason": " ".join(failures[part] for part in sorted(failures)),
         }
         return JSONResponse(body, 503, headers=NO_STORE)
-    return JSONResponse({"status": "ready"}, headers=NO_STORE)
+    reports = await run_in_threadpool(state_of(request).runtime.upstream_reports)
+    upstreams = {
+        name: report.to_mapping() if report is not None else {"healthy": True}
+        for name, report in reports.items()
+    }
+    return JSONResponse({"status": "ready", "upstreams": upstreams}, headers=NO_STORE)
