@@ -103,6 +103,27 @@ def test_an_unhealthy_upstream_is_not_asked(
     assert upstream.count(not_a_retry) == 0
 
 
+def test_a_kept_wheel_gives_its_metadata_while_unhealthy(
+    proxy: ProxyFactory, upstream: FakeUpstream
+) -> None:
+    """The metadata of a kept wheel that was never asked for comes out of the wheel itself."""
+    client = proxy(ttl=0)
+    urls = file_urls(client)
+    kept = urls["alpha-1.0-py3-none-any.whl"]
+    assert client.get(kept).status_code == 200
+    mark_unhealthy(client, upstream, Fault.ERROR_500)
+    upstream.clear_requests()
+
+    metadata = client.get(kept.split("#")[0] + ".metadata")
+
+    assert metadata.status_code == 200
+    assert b"Name: alpha" in metadata.content
+    assert b"Version: 1.0" in metadata.content
+    other = client.get(urls["alpha-1.1-py3-none-any.whl"].split("#")[0] + ".metadata")
+    assert other.status_code == 503  # a wheel not kept: its metadata can only come from upstream
+    assert upstream.count(not_a_retry) == 0
+
+
 def test_failures_with_answers_in_between_do_not_mark_it(
     proxy: ProxyFactory, upstream: FakeUpstream
 ) -> None:

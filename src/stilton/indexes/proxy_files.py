@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from anyio import to_thread
 from sqlalchemy import Connection
 
-from stilton.core.errors import DigestMismatch, InvalidInput, NotFound
+from stilton.core.errors import DigestMismatch, InvalidInput, NotFound, UpstreamUnavailable
 from stilton.core.filenames import DistributionFilename, parse_distribution_filename
 from stilton.core.metadata import read_wheel_metadata
 from stilton.core.names import ProjectName
@@ -235,7 +235,13 @@ class ProxyFiles:
         return StoredBlob(known.metadata_sha256, known.metadata_size)
 
     async def _obtain_metadata(self, file: UpstreamFile, dist: DistributionFilename) -> StoredBlob:
-        data = await self._metadata_from_upstream(file)
+        try:
+            data = await self._metadata_from_upstream(file)
+        except UpstreamUnavailable:
+            # Not asked while marked unhealthy: a kept wheel still has its metadata inside.
+            data = await self._metadata_from_cache(file, dist)
+            if data is None:
+                raise
         if data is None:
             data = await self._metadata_from_cache(file, dist)
         if data is None and not self.config.offline:

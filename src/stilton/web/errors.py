@@ -107,7 +107,10 @@ async def handle_stilton_error(request: Request, exc: Exception) -> Response:
         response.headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.RequestTimeout):
         response.headers["Connection"] = "close"  # the rest of the body is never read
-    if status >= 500:
+    if isinstance(exc, errors.UpstreamUnavailable):
+        # Its marking and its recovery are logged once each; not every request it refuses.
+        logger.debug("%s %s: %s", request.method, request.url.path, exc.message)
+    elif status >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
     elif isinstance(exc, errors.IncompleteRequest):
         # Clients go away (an interrupted twine): worth a line, never a traceback.
