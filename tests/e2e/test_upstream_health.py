@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.dists import Dist
 from tests.support.server import StiltonServer
+from tests.support.uploads import basic_auth
 from tests.support.upstream import FakeUpstream, Fault, LoggedRequest
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +63,17 @@ def not_a_retry(request: LoggedRequest) -> bool:
     return not (request.method == "HEAD" and request.path == "/simple/")
 
 
+def api_view(server: StiltonServer, action: str) -> dict[str, Any]:
+    """The proxy as the admin API shows it to a token for ``action`` on it."""
+    token = server.cli("token", "create", "--index", "up", "--action", action).stdout
+    auth = basic_auth("__token__", token.strip().splitlines()[-1])
+    with fresh(server) as client:
+        response = client.get("/api/indexes/up", headers=auth)
+    assert response.status_code == 200, response.text
+    shown: dict[str, Any] = response.json()
+    return shown
+
+
 def create_proxy(server: StiltonServer, upstream: FakeUpstream) -> None:
     upstream.add(Dist("kept", "1.0"), sdist=False)
     server.cli(
@@ -95,6 +107,8 @@ def test_an_unhealthy_upstream_is_not_asked_and_recovers(tmp_path: Path) -> None
             listing = server.cli("index", "list").stdout
             assert "up: upstream unhealthy since" in listing
             assert "failure(s) in a row; next retry at" in listing
+            assert api_view(server, "admin")["upstream_health"]["healthy"] is False
+            assert api_view(server, "read")["upstream_health"] is None  # nor its configuration
 
             upstream.clear_faults()
             wait_for(lambda: upstream_report(server)["healthy"] is True, "a background retry")
@@ -102,6 +116,7 @@ def test_an_unhealthy_upstream_is_not_asked_and_recovers(tmp_path: Path) -> None
             assert fresh_page.status_code == 200 and "x-stilton-stale" not in fresh_page.headers
             assert healthy_gauge(server).endswith(" 1.0")
             assert "up: upstream unhealthy" not in server.cli("index", "list").stdout
+            assert api_view(server, "admin")["upstream_health"]["healthy"] is True
 
 
 def test_every_worker_reports_what_one_worker_judged(tmp_path: Path) -> None:

@@ -68,6 +68,11 @@ class HealthReport:
         return self.healthy or self.retry_at is None or now < self.retry_at + LEFT_BEHIND
 
 
+def shown(report: HealthReport | None) -> dict[str, object]:
+    """A proxy's upstream as ``/-/ready`` and the admin API show it (None: healthy)."""
+    return report.to_mapping() if report is not None else {"healthy": True}
+
+
 def record_health(connection: Connection, index_id: int, report: HealthReport) -> None:
     set_meta(connection, f"{PREFIX}{index_id}", report.to_json())
 

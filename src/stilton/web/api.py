@@ -4,6 +4,7 @@ layer as the command line."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,12 +24,14 @@ from stilton.core.errors import (
 from stilton.core.groups import parse_rule
 from stilton.core.index_config import IndexConfig
 from stilton.core.model import IndexKind
-from stilton.core.names import ProjectName, normalize_project_name
+from stilton.core.names import IndexName, ProjectName, normalize_project_name
 from stilton.core.permissions import Acl, Action, Principal, allowed, parse_principals
 from stilton.core.policies import Policy
 from stilton.indexes.hosted import HostedIndex
 from stilton.runtime import Runtime
+from stilton.storage import upstream_health
 from stilton.storage.catalog import IndexRecord
+from stilton.storage.upstream_health import HealthReport
 from stilton.web.auth import client_address, principal_of
 from stilton.web.errors import REALM, status_of
 from stilton.web.state import WebState
@@ -53,6 +56,8 @@ class IndexOut(BaseModel):
     kind: Literal["hosted", "proxy", "group"]
     configuration: dict[str, Any]
     permissions: dict[str, list[str]]
+    # A proxy's upstream as the server's processes last judged it, for those who administer it.
+    upstream_health: dict[str, Any] | None = None
 
 
 class IndexIn(BaseModel):
@@ -207,13 +212,18 @@ def _may(principal: Principal, action: Action, record: IndexRecord) -> bool:
     return allowed(principal, action, record.name, acl)
 
 
-def _index_seen_by(principal: Principal, record: IndexRecord) -> IndexOut:
-    """An index as the caller may see it: its configuration (upstream, members, policy) and
-    permissions only for those who may administer it."""
+def _index_seen_by(
+    principal: Principal, record: IndexRecord, reports: Mapping[IndexName, HealthReport | None]
+) -> IndexOut:
+    """An index as the caller may see it: its configuration (upstream, members, policy),
+    permissions and a proxy's upstream health only for those who may administer it."""
     shown = _index_out(record)
-    if _may(principal, Action.ADMIN, record):
-        return shown
-    return shown.model_copy(update={"configuration": {}, "permissions": {}})
+    if not _may(principal, Action.ADMIN, record):
+        return shown.model_copy(update={"configuration": {}, "permissions": {}})
+    if record.kind is IndexKind.PROXY:
+        health = upstream_health.shown(reports.get(record.name))
+        return shown.model_copy(update={"upstream_health": health})
+    return shown
 
 
 async def _index_admin(request: Request, principal: Principal, name: str) -> IndexRecord:
@@ -263,7 +273,8 @@ def create_api(state: WebState) -> FastAPI:
     async def list_indexes(caller: Caller) -> list[IndexOut]:
         """The indexes the caller may read; configuration only where it may administer."""
         records = await run_in_threadpool(runtime.list_indexes)
-        return [_index_seen_by(caller, r) for r in records if _may(caller, Action.READ, r)]
+        reports = await run_in_threadpool(runtime.upstream_reports)
+        return [_index_seen_by(caller, r, reports) for r in records if _may(caller, Action.READ, r)]
 
     @api.post("/indexes", response_model=IndexOut, status_code=201)
     async def create_index(request: Request, body: IndexIn, caller: Caller) -> IndexOut:
@@ -285,7 +296,8 @@ def create_api(state: WebState) -> FastAPI:
         record = await run_in_threadpool(runtime.get_index_record, name)
         if not _may(caller, Action.READ, record):
             raise NotFound(f"No index named {name!r}.")  # not even whether it exists
-        return _index_seen_by(caller, record)
+        reports = await run_in_threadpool(runtime.upstream_reports)
+        return _index_seen_by(caller, record, reports)
 
     @api.patch("/indexes/{name}", response_model=IndexOut)
     async def change_index(

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from stilton.storage import upstream_health
 from stilton.web.state import state_of
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -28,8 +29,5 @@ async def ready(request: Request) -> Response:
         }
         return JSONResponse(body, 503, headers=NO_STORE)
     reports = await run_in_threadpool(state_of(request).runtime.upstream_reports)
-    upstreams = {
-        name: report.to_mapping() if report is not None else {"healthy": True}
-        for name, report in reports.items()
-    }
+    upstreams = {name: upstream_health.shown(report) for name, report in reports.items()}
     return JSONResponse({"status": "ready", "upstreams": upstreams}, headers=NO_STORE)
