@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from stilton.core.addresses import AddressKind, classify_address, first_non_public
+from stilton.core.addresses import AddressKind, classify_address, first_unreachable
 
 K = AddressKind
 
@@ -69,20 +69,24 @@ TABLE = [
     ("::ffff:a9fe:a9fe", K.METADATA),
     ("64:ff9b::a9fe:a9fe", K.METADATA),
     ("2002:a9fe:a9fe::", K.METADATA),
-    # Reserved: "this network", documentation, benchmarking, IETF, future use, broadcast.
+    # Stand-ins for public addresses: documentation and benchmarking ranges, which sandboxes
+    # and fake-IP DNS proxies hand out for public names.
+    ("192.0.2.1", K.STAND_IN),
+    ("198.18.0.1", K.STAND_IN),
+    ("198.19.255.254", K.STAND_IN),
+    ("198.51.100.1", K.STAND_IN),
+    ("203.0.113.80", K.STAND_IN),
+    ("2001:db8::1", K.STAND_IN),
+    ("3fff::1", K.STAND_IN),
+    ("::ffff:203.0.113.80", K.STAND_IN),
+    # Reserved: "this network", IETF, future use, broadcast.
     ("0.1.2.3", K.RESERVED),
     ("192.0.0.8", K.RESERVED),
-    ("192.0.2.1", K.RESERVED),
-    ("198.18.0.1", K.RESERVED),
-    ("198.51.100.1", K.RESERVED),
-    ("203.0.113.1", K.RESERVED),
     ("240.0.0.1", K.RESERVED),
     ("255.255.255.255", K.RESERVED),
     ("::127.0.0.1", K.RESERVED),  # IPv4-compatible (deprecated)
     ("100::1", K.RESERVED),
-    ("2001:db8::1", K.RESERVED),
     ("2001::1", K.RESERVED),  # Teredo
-    ("3fff::1", K.RESERVED),
     ("4000::1", K.RESERVED),  # outside global unicast space
     # Not an address at all: never public.
     ("", K.RESERVED),
@@ -96,7 +100,7 @@ TABLE = [
 @pytest.mark.parametrize(("address", "kind"), TABLE)
 def test_address_kind(address: str, kind: AddressKind) -> None:
     assert classify_address(address) is kind
-    assert kind.is_public is (kind is K.PUBLIC)
+    assert kind.reachable is (kind in (K.PUBLIC, K.STAND_IN))
     assert kind.describe().endswith("address")
 
 
@@ -107,10 +111,12 @@ def test_address_kind(address: str, kind: AddressKind) -> None:
         (["8.8.8.8", "2606:4700:4700::1111"], None),
         (["8.8.8.8", "10.0.0.1"], ("10.0.0.1", K.PRIVATE)),
         (["169.254.169.254", "8.8.8.8"], ("169.254.169.254", K.METADATA)),
+        (["203.0.113.80"], None),  # a sandbox's stand-in for every public name
+        (["198.18.0.7", "10.0.0.1"], ("10.0.0.1", K.PRIVATE)),
         ([], ("(no address)", K.RESERVED)),
     ],
 )
-def test_every_resolved_address_must_be_public(
+def test_every_resolved_address_must_be_reachable(
     addresses: list[str], expected: tuple[str, AddressKind] | None
 ) -> None:
-    assert first_non_public(addresses) == expected
+    assert first_unreachable(addresses) == expected

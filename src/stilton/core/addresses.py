@@ -1,6 +1,12 @@
 """What kind of address an IP address is, for deciding where a proxy may connect: only public
-(globally routable) addresses are reachable without the operator naming the host. Pure: the
-caller resolves names; this module only classifies the addresses it got."""
+(globally routable) addresses and stand-ins for them are reachable without the operator naming
+the host. Pure: the caller resolves names; this module only classifies the addresses it got.
+
+Stand-ins are the documentation and benchmarking ranges. No registry assigns them to a host,
+on the internet or inside a network, so no internal service lives there; but sandboxes and
+fake-IP DNS proxies answer public names with them (every public name resolving to one address
+of 203.0.113.0/24, or each to its own of 198.18.0.0/15), and refusing them would refuse the
+public index's own file host on such a network."""
 
 from __future__ import annotations
 
@@ -19,11 +25,13 @@ class AddressKind(StrEnum):
     UNSPECIFIED = "unspecified"
     MULTICAST = "multicast"
     METADATA = "cloud-metadata"
-    RESERVED = "reserved"  # documentation, benchmarking, IETF, future use, unparsable
+    STAND_IN = "stand-in"  # documentation and benchmarking: public names on some networks
+    RESERVED = "reserved"  # IETF, future use, "this network", unparsable
 
     @property
-    def is_public(self) -> bool:
-        return self is AddressKind.PUBLIC
+    def reachable(self) -> bool:
+        """Whether a proxy may connect to it without the operator naming the host."""
+        return self in (AddressKind.PUBLIC, AddressKind.STAND_IN)
 
     def describe(self) -> str:
         """'a loopback address', for messages."""
@@ -39,6 +47,7 @@ DESCRIPTIONS = {
     AddressKind.UNSPECIFIED: "the unspecified address",
     AddressKind.MULTICAST: "a multicast address",
     AddressKind.METADATA: "a cloud metadata address",
+    AddressKind.STAND_IN: "a documentation or benchmarking address",
     AddressKind.RESERVED: "a reserved (not publicly routed) address",
 }
 
@@ -72,12 +81,12 @@ IPV4_NETWORKS: tuple[tuple[IPv4Network, AddressKind], ...] = tuple(
         ("169.254.0.0/16", AddressKind.LINK_LOCAL),
         ("172.16.0.0/12", AddressKind.PRIVATE),
         ("192.0.0.0/24", AddressKind.RESERVED),  # IETF protocol assignments
-        ("192.0.2.0/24", AddressKind.RESERVED),  # documentation
+        ("192.0.2.0/24", AddressKind.STAND_IN),  # documentation
         ("192.88.99.0/24", AddressKind.RESERVED),  # former 6to4 relay anycast
         ("192.168.0.0/16", AddressKind.PRIVATE),
-        ("198.18.0.0/15", AddressKind.RESERVED),  # benchmarking
-        ("198.51.100.0/24", AddressKind.RESERVED),  # documentation
-        ("203.0.113.0/24", AddressKind.RESERVED),  # documentation
+        ("198.18.0.0/15", AddressKind.STAND_IN),  # benchmarking
+        ("198.51.100.0/24", AddressKind.STAND_IN),  # documentation
+        ("203.0.113.0/24", AddressKind.STAND_IN),  # documentation
         ("224.0.0.0/4", AddressKind.MULTICAST),
         ("240.0.0.0/4", AddressKind.RESERVED),  # future use and the broadcast address
     )
@@ -90,8 +99,8 @@ IPV6_NETWORKS: tuple[tuple[IPv6Network, AddressKind], ...] = tuple(
         ("64:ff9b:1::/48", AddressKind.PRIVATE),  # local-use NAT64 (RFC 8215)
         ("100::/64", AddressKind.RESERVED),  # discard-only
         ("2001::/23", AddressKind.RESERVED),  # IETF protocol assignments, Teredo, ORCHID
-        ("2001:db8::/32", AddressKind.RESERVED),  # documentation
-        ("3fff::/20", AddressKind.RESERVED),  # documentation (RFC 9637)
+        ("2001:db8::/32", AddressKind.STAND_IN),  # documentation
+        ("3fff::/20", AddressKind.STAND_IN),  # documentation (RFC 9637)
         ("fc00::/7", AddressKind.PRIVATE),  # unique local
         ("fe80::/10", AddressKind.LINK_LOCAL),
         ("fec0::/10", AddressKind.PRIVATE),  # site-local (deprecated)
@@ -140,17 +149,13 @@ def _embedded_ipv4(address: IPAddress) -> IPv4Address | None:
     return address.sixtofour
 
 
-def is_public_address(address: str | IPAddress) -> bool:
-    return classify_address(address).is_public
-
-
-def first_non_public(addresses: list[str]) -> tuple[str, AddressKind] | None:
-    """The first address of a resolved name that is not public, with its kind; None when every
-    address is public (a name that resolved to nothing has no public address either)."""
+def first_unreachable(addresses: list[str]) -> tuple[str, AddressKind] | None:
+    """The first address of a resolved name that a proxy may not reach unnamed, with its kind;
+    None when every address is reachable (a name that resolved to nothing has none)."""
     if not addresses:
         return "(no address)", AddressKind.RESERVED
     for address in addresses:
         kind = classify_address(address)
-        if not kind.is_public:
+        if not kind.reachable:
             return address, kind
     return None

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from stilton.core.addresses import AddressKind, first_non_public
+from stilton.core.addresses import AddressKind, first_unreachable
 from stilton.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
 
 
@@ -238,12 +238,13 @@ class UpstreamConfig:
 
     def check_host(self, host: str, port: int, addresses: list[str]) -> None:
         """Raise ``HostRefused`` unless a connection to ``host`` (resolved to ``addresses``) is
-        allowed: named hosts always are; others only when every address is public."""
+        allowed: named hosts always are; others only when every address is reachable (public, or
+        a documentation or benchmarking stand-in for one)."""
         if self.names_host(host, port):
             return
         if self.file_hosts_only:
             raise HostRefused(format_host(host, port))
-        refused = first_non_public(addresses)
+        refused = first_unreachable(addresses)
         if refused is not None:
             raise HostRefused(format_host(host, port), *refused)
 
