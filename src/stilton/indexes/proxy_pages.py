@@ -26,6 +26,7 @@ from stilton.core.model import Digests, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
+from stilton.indexes.cpu_slots import CpuSlots
 from stilton.indexes.single_flight import SingleFlight
 from stilton.storage import upstream_cache
 from stilton.storage.catalog import IndexRecord
@@ -130,9 +131,11 @@ class KnownPage:
 
 class PageMemory:
     """Parsed pages of every proxy of this process, least recently used out past a byte
-    budget; a page is dropped when the change feed says something learnt about its files."""
+    budget; a page is dropped when the change feed says something learnt about its files.
+    Pages are parsed in ``slots``, so those being parsed are bounded too."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, slots: CpuSlots | None = None) -> None:
+        self.slots = slots if slots is not None else CpuSlots(1)
         self._max_bytes = max_bytes
         self._pages: OrderedDict[tuple[str, str], KnownPage] = OrderedDict()
         self._bytes = 0
@@ -211,7 +214,7 @@ class ProxyPages:
         """The page as last known, fresh or not, without asking the upstream."""
         known = self.memory.get(self.name, name)
         if known is None:
-            known = await to_thread.run_sync(self._load, name)
+            known = await self.memory.slots.run(self._load, name)
             if known is not None:
                 self.memory.put(self.name, name, known)
         return known
@@ -250,7 +253,7 @@ class ProxyPages:
         stack = AsyncExitStack()
         await stack.enter_async_context(self.leases.hold(f"page {self.record.id} {name}"))
         try:
-            kept = await to_thread.run_sync(self._load, name)
+            kept = await self.memory.slots.run(self._load, name)
             if kept is not None and kept.age(_now()) < self.config.ttl:
                 self.memory.put(self.name, name, kept)
                 await stack.aclose()
@@ -281,7 +284,7 @@ class ProxyPages:
             await to_thread.run_sync(self._forget, name)
             await lease.aclose()
             return None
-        page = await to_thread.run_sync(self._parse, name, response)
+        page = await self.memory.slots.run(self._parse, name, response)
         if page.serial is not None and known is not None and (known.page.serial or 0) > page.serial:
             # A stale copy (a CDN that has not caught up): keep what we have.
             logger.info(
@@ -336,7 +339,7 @@ class ProxyPages:
         first: bool,
     ) -> None:
         try:
-            await to_thread.run_sync(self._write, name, known, confirm_only, first)
+            await self.memory.slots.run(self._write, name, known, confirm_only, first)
         except Exception:
             logger.exception("could not keep the page of %s in %s", name, self.name)
         finally:
