@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from anyio import to_thread
 
@@ -35,7 +36,7 @@ from stilton.storage.database import Database
 from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts, StoredPage
 from stilton.upstream.client import PageResponse, UpstreamClient, Validators
-from stilton.upstream.compact import decode_page, encode_page
+from stilton.upstream.compact import decode_file, decode_page, encode_page
 from stilton.upstream.pages import UpstreamFile, UpstreamPage, parse_project_page
 
 logger = logging.getLogger("stilton.proxy")
@@ -219,6 +220,16 @@ class ProxyPages:
                 self.memory.put(self.name, name, known)
         return known
 
+    async def known_file(self, name: ProjectName, filename: str) -> KnownPage | None:
+        """The page as last known, as ``known`` gives it, or, where it is not in memory, with
+        only the file ``filename`` read from the kept page (not kept in memory)."""
+        known = self.memory.get(self.name, name)
+        if known is None:
+            known = await self.memory.slots.run(
+                self._load, name, partial(decode_file, filename=filename)
+            )
+        return known
+
     async def find(self, name: ProjectName) -> KnownPage | None:
         """The page, fresh (revalidated after the TTL; raises UpstreamError if the upstream
         fails and nothing is kept)."""
@@ -229,14 +240,16 @@ class ProxyPages:
             return None
         return await self._refreshes.run(name, lambda: self._refresh(name, known))
 
-    def _load(self, name: ProjectName) -> KnownPage | None:
+    def _load(
+        self, name: ProjectName, decode: Callable[[bytes], UpstreamPage] = decode_page
+    ) -> KnownPage | None:
         with self.database.connect() as connection:
             stored = upstream_cache.find_page(connection, self.record, name)
             if stored is None:
                 return None
             facts = upstream_cache.find_facts(connection, self.record, name)
         try:
-            page = decode_page(stored.document)
+            page = decode(stored.document)
         except ValueError as exc:
             logger.warning("the kept page of %s in %s is unreadable: %s", name, self.name, exc)
             return None
