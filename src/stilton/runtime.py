@@ -20,6 +20,7 @@ from stilton.core.policies import Policy
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import Index
+from stilton.indexes.cpu_slots import CpuSlots, default_slots
 from stilton.indexes.group import GroupIndex
 from stilton.indexes.hosted import HostedIndex
 from stilton.indexes.policy import PolicyIndex
@@ -54,9 +55,11 @@ class Runtime:
     telemetry: Telemetry = NO_TELEMETRY  # the web app's metrics; a CLI command counts nothing
     # Parsed upstream pages of every proxy, shared by the index objects rebuilt over time.
     upstream_pages: PageMemory = field(init=False)
+    # Turns at parsing and rendering big pages, one per core (see cpu_slots).
+    cpu_slots: CpuSlots = field(default_factory=lambda: CpuSlots(default_slots()))
 
     def __post_init__(self) -> None:
-        self.upstream_pages = PageMemory(self.settings.upstream_page_bytes)
+        self.upstream_pages = PageMemory(self.settings.upstream_page_bytes, self.cpu_slots)
         self.feed.subscribe(self.upstream_pages.heard)
 
     @cached_property

@@ -97,7 +97,7 @@ class ProxyFiles:
             project = parse_distribution_filename(filename).project
         except InvalidInput:
             raise missing from None
-        known = await self.pages.known(project)
+        known = await self.pages.known_file(project, filename)
         if known is None and not self.config.offline:
             known = await self.pages.find(project)
         file = known.file(filename) if known is not None else None

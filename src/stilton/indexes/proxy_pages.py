@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from anyio import to_thread
 
@@ -26,6 +27,7 @@ from stilton.core.model import Digests, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
+from stilton.indexes.cpu_slots import CpuSlots
 from stilton.indexes.single_flight import SingleFlight
 from stilton.indexes.upstream_health import UpstreamHealth
 from stilton.storage import upstream_cache
@@ -35,7 +37,7 @@ from stilton.storage.database import Database
 from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts, StoredPage
 from stilton.upstream.client import PageResponse, UpstreamClient, Validators
-from stilton.upstream.compact import decode_page, encode_page
+from stilton.upstream.compact import decode_file, decode_page, encode_page
 from stilton.upstream.pages import UpstreamFile, UpstreamPage, parse_project_page
 
 logger = logging.getLogger("stilton.proxy")
@@ -131,9 +133,11 @@ class KnownPage:
 
 class PageMemory:
     """Parsed pages of every proxy of this process, least recently used out past a byte
-    budget; a page is dropped when the change feed says something learnt about its files."""
+    budget; a page is dropped when the change feed says something learnt about its files.
+    Pages are parsed in ``slots``, so those being parsed are bounded too."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, slots: CpuSlots | None = None) -> None:
+        self.slots = slots if slots is not None else CpuSlots(1)
         self._max_bytes = max_bytes
         self._pages: OrderedDict[tuple[str, str], KnownPage] = OrderedDict()
         self._bytes = 0
@@ -214,9 +218,19 @@ class ProxyPages:
         """The page as last known, fresh or not, without asking the upstream."""
         known = self.memory.get(self.name, name)
         if known is None:
-            known = await to_thread.run_sync(self._load, name)
+            known = await self.memory.slots.run(self._load, name)
             if known is not None:
                 self.memory.put(self.name, name, known)
+        return known
+
+    async def known_file(self, name: ProjectName, filename: str) -> KnownPage | None:
+        """The page as last known, as ``known`` gives it, or, where it is not in memory, with
+        only the file ``filename`` read from the kept page (not kept in memory)."""
+        known = self.memory.get(self.name, name)
+        if known is None:
+            known = await self.memory.slots.run(
+                self._load, name, partial(decode_file, filename=filename)
+            )
         return known
 
     async def find(self, name: ProjectName) -> KnownPage | None:
@@ -231,14 +245,16 @@ class ProxyPages:
         self.health.check()
         return await self._refreshes.run(name, lambda: self._refresh(name, known))
 
-    def _load(self, name: ProjectName) -> KnownPage | None:
+    def _load(
+        self, name: ProjectName, decode: Callable[[bytes], UpstreamPage] = decode_page
+    ) -> KnownPage | None:
         with self.database.connect() as connection:
             stored = upstream_cache.find_page(connection, self.record, name)
             if stored is None:
                 return None
             facts = upstream_cache.find_facts(connection, self.record, name)
         try:
-            page = decode_page(stored.document)
+            page = decode(stored.document)
         except ValueError as exc:
             logger.warning("the kept page of %s in %s is unreadable: %s", name, self.name, exc)
             return None
@@ -255,7 +271,7 @@ class ProxyPages:
         stack = AsyncExitStack()
         await stack.enter_async_context(self.leases.hold(f"page {self.record.id} {name}"))
         try:
-            kept = await to_thread.run_sync(self._load, name)
+            kept = await self.memory.slots.run(self._load, name)
             if kept is not None and kept.age(_now()) < self.config.ttl:
                 self.memory.put(self.name, name, kept)
                 await stack.aclose()
@@ -286,7 +302,7 @@ class ProxyPages:
             await to_thread.run_sync(self._forget, name)
             await lease.aclose()
             return None
-        page = await to_thread.run_sync(self._parse, name, response)
+        page = await self.memory.slots.run(self._parse, name, response)
         if page.serial is not None and known is not None and (known.page.serial or 0) > page.serial:
             # A stale copy (a CDN that has not caught up): keep what we have.
             logger.info(
@@ -341,7 +357,7 @@ class ProxyPages:
         first: bool,
     ) -> None:
         try:
-            await to_thread.run_sync(self._write, name, known, confirm_only, first)
+            await self.memory.slots.run(self._write, name, known, confirm_only, first)
         except Exception:
             logger.exception("could not keep the page of %s in %s", name, self.name)
         finally:

@@ -10,7 +10,6 @@ import base64
 import gzip
 import hashlib
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -182,7 +181,7 @@ async def _render_detail(
         raise NotFound(f"Project {name!r} is not in index {index.name!r}.")
     render = render_project_detail_json if fmt.is_json else render_project_detail_html
     # Rendering and compressing a large page runs off the event loop, so cache hits go on.
-    page = await run_in_threadpool(
+    page = await state.runtime.cpu_slots.run(
         lambda: _rendered(render(view.detail), view.detail.last_serial, view)
     )
     if view.stale is None:
