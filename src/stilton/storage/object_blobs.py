@@ -240,14 +240,8 @@ class S3BlobStore:
             raise StorageError(f"Blob {sha256} is missing from the bucket {self.url}.") from exc
 
     def list_blobs(self) -> Iterator[tuple[str, int]]:
-        pages = self._call(
-            "list blobs", lambda: list(obstore.list(self._store, prefix=BLOB_PREFIX))
-        )
-        for page in pages:
-            for meta in page:
-                name = str(meta["path"]).rsplit("/", 1)[-1]
-                if len(name) == 64:
-                    yield name, int(meta["size"])
+        for entry in self.list_entries():
+            yield entry.sha256, entry.size
 
     def list_entries(self) -> Iterator[BlobEntry]:
         pages = self._call(
