@@ -15,7 +15,11 @@ from stilton.storage.garbage import collect_garbage, find_garbage
 from tests.support.backends import Backend
 from tests.support.dists import Dist, write_wheel
 
-LATER = datetime.now(UTC) + timedelta(minutes=5)  # "now" for a collection that sees all as old
+
+def later() -> datetime:
+    """A "now" for a collection that sees every blob written so far as old (taken when asked:
+    a suite runs for many minutes after this module is imported)."""
+    return datetime.now(UTC) + timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -45,22 +49,22 @@ def test_orphans_go_and_named_blobs_stay(runtime: Runtime, tmp_path: Path) -> No
     fresh = find_garbage(runtime.database, runtime.blobs, timedelta(hours=1))
     assert [e.sha256 for e in fresh.recent] == [orphan] and fresh.orphans == ()
 
-    old = find_garbage(runtime.database, runtime.blobs, timedelta(0), now=LATER)
+    old = find_garbage(runtime.database, runtime.blobs, timedelta(0), now=later())
     assert [e.sha256 for e in old.orphans] == [orphan] and old.referenced == len(named)
-    done = collect_garbage(runtime.database, runtime.blobs, old, timedelta(0), now=LATER)
+    done = collect_garbage(runtime.database, runtime.blobs, old, timedelta(0), now=later())
     assert done.blobs == (orphan,) and done.blob_bytes == len(b"an orphan")
     assert {sha256 for sha256, _size in runtime.blobs.list_blobs()} == named
 
 
 def test_an_orphan_a_row_names_by_then_is_kept(runtime: Runtime) -> None:
     orphan = _orphan(runtime, b"about to be named")
-    assert not runtime.blobs.delete_unused(orphan, LATER, lambda: False)
+    assert not runtime.blobs.delete_unused(orphan, later(), lambda: False)
     assert runtime.blobs.stat(orphan) == len(b"about to be named")
     assert not runtime.blobs.delete_unused(
         orphan, datetime.now(UTC) - timedelta(hours=1), lambda: True
     )
     assert runtime.blobs.stat(orphan) == len(b"about to be named")
-    assert runtime.blobs.delete_unused(orphan, LATER, lambda: True)
+    assert runtime.blobs.delete_unused(orphan, later(), lambda: True)
     assert runtime.blobs.stat(orphan) is None
 
 
@@ -74,7 +78,7 @@ def test_a_blob_written_again_while_judged_stays(runtime: Runtime, backend: Back
         runtime.blobs.put_bytes(data, orphan)
         return True  # no row names it yet: the upload's commit comes after
 
-    assert runtime.blobs.delete_unused(orphan, LATER, writer_puts_it_again)
+    assert runtime.blobs.delete_unused(orphan, later(), writer_puts_it_again)
     assert runtime.blobs.read(orphan) == data
 
 
@@ -87,6 +91,6 @@ def test_a_collection_cut_short_is_undone(runtime: Runtime, backend: Backend) ->
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        runtime.blobs.delete_unused(orphan, LATER, crash)
+        runtime.blobs.delete_unused(orphan, later(), crash)
     assert runtime.blobs.stat(orphan) is not None  # put back on the way out
     assert runtime.blobs.restore_held() == []
