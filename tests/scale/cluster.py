@@ -24,6 +24,14 @@ VISIBLE_WITHIN = 3.0  # seconds: the deadline for a change on one replica to sho
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
+def serving(dists: list[Dist]) -> Iterator[FakeUpstream]:
+    """A fake upstream serving the wheels of ``dists`` (a module's ``upstream`` fixture)."""
+    with FakeUpstream() as fake:
+        for dist in dists:
+            fake.add(dist, sdist=False)
+        yield fake
+
+
 def start_cluster(
     root: Path, postgres: PostgresServer, s3: S3Server, bucket: str, upstream: FakeUpstream
 ) -> Iterator[Replicas]:

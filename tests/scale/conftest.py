@@ -3,11 +3,16 @@ fresh PostgreSQL database and a fresh prefix of one bucket (the servers are per 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from tests.scale.cluster import start_cluster
 from tests.support.backends import Backend, s3_backend
 from tests.support.postgres import PostgresServer
+from tests.support.replicas import Replicas
 from tests.support.s3 import S3Server
+from tests.support.upstream import FakeUpstream
 
 PAIRS = ("sqlite-local", "postgres-local", "postgres-s3")
 
@@ -33,3 +38,17 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 def scaled(postgres_server: PostgresServer, s3_server: S3Server, bucket: str) -> Backend:
     """PostgreSQL and S3: what replicas share."""
     return s3_backend("postgres-s3", postgres_server.create_database(), s3_server.endpoint, bucket)
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    s3_server: S3Server,
+    bucket: str,
+    upstream: FakeUpstream,
+) -> Iterator[Replicas]:
+    """Three replicas behind nginx with a proxy ``up`` of the module's own ``upstream``."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    yield from start_cluster(root, postgres_server, s3_server, bucket, upstream)

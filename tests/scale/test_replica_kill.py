@@ -14,12 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.scale.cluster import page_files, start_cluster, upload, uv_install
+from tests.scale.cluster import page_files, serving, upload, uv_install
 from tests.support.clients import Workspace
 from tests.support.dists import Dist
-from tests.support.postgres import PostgresServer
 from tests.support.replicas import Replicas
-from tests.support.s3 import S3Server
 from tests.support.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
@@ -31,22 +29,7 @@ ATTEMPTS = 3
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        for dist in [APP, *LIBRARIES]:
-            fake.add(dist, sdist=False)
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def replicas(
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_server: PostgresServer,
-    s3_server: S3Server,
-    bucket: str,
-    upstream: FakeUpstream,
-) -> Iterator[Replicas]:
-    root = tmp_path_factory.mktemp("kill")
-    yield from start_cluster(root, postgres_server, s3_server, bucket, upstream)
+    yield from serving([APP, *LIBRARIES])
 
 
 def _upload_until_done(url: str, token: str, dist: Dist) -> list[int]:

@@ -15,7 +15,7 @@ import pytest
 from tests.scale.cluster import (
     page_files,
     page_gets,
-    start_cluster,
+    serving,
     upload,
     uv_install,
     wait_for,
@@ -23,9 +23,7 @@ from tests.scale.cluster import (
 )  # fmt: skip
 from tests.support.clients import Workspace
 from tests.support.dists import Dist
-from tests.support.postgres import PostgresServer
 from tests.support.replicas import Replicas
-from tests.support.s3 import S3Server
 from tests.support.server import StiltonServer
 from tests.support.upstream import FakeUpstream
 
@@ -37,22 +35,7 @@ APP = Dist("rep-app", "1.0", requires_dist=tuple(d.name for d in LIBRARIES))
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        for dist in [APP, *LIBRARIES]:
-            fake.add(dist, sdist=False)
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def replicas(
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_server: PostgresServer,
-    s3_server: S3Server,
-    bucket: str,
-    upstream: FakeUpstream,
-) -> Iterator[Replicas]:
-    root = tmp_path_factory.mktemp("replicas")
-    yield from start_cluster(root, postgres_server, s3_server, bucket, upstream)
+    yield from serving([APP, *LIBRARIES])
 
 
 @pytest.fixture(scope="module")
