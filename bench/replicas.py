@@ -19,11 +19,11 @@ from bench.load import find_wrk, run_wrk
 from tests.support.backends import s3_backend
 from tests.support.balancer import Balancer
 from tests.support.clients import UV, Workspace, base_python
-from tests.support.dists import Dist, wheel_bytes
+from tests.support.dists import Dist
 from tests.support.postgres import PostgresServer
 from tests.support.replicas import Replicas
 from tests.support.s3 import S3Server
-from tests.support.uploads import basic_auth, upload_fields
+from tests.support.uploads import send_wheel
 
 SCENARIO = "replicas"
 PACKAGES = [Dist(f"bench-rep{n}", "1.0", padding=300_000) for n in range(20)]
@@ -38,16 +38,9 @@ class Figures:
 
 
 def _publish(url: str, token: str) -> None:
-    for dist in [*PACKAGES, APP]:
-        data = wheel_bytes(dist)
-        response = httpx.post(
-            f"{url}/local/",
-            data=upload_fields(dist, data),
-            files={"content": (dist.wheel_filename, data, "application/octet-stream")},
-            headers=basic_auth("__token__", token),
-            timeout=60,
-        )
-        response.raise_for_status()
+    with httpx.Client(trust_env=False, timeout=60) as client:
+        for dist in [*PACKAGES, APP]:
+            send_wheel(client, token, dist, base_url=url).raise_for_status()
 
 
 def _install(workspace: Workspace, index_url: str) -> float:

@@ -79,7 +79,7 @@ def test_a_backup_taken_during_uploads_restores_to_the_same_pages(tmp_path: Path
     backup = tmp_path / "backup"
     with StiltonServer(tmp_path / "original") as original:
         token = original.create_token()
-        with httpx.Client(base_url=original.url, trust_env=False) as client:
+        with httpx.Client(base_url=original.url, trust_env=False, timeout=120) as client:
             for dist in BEFORE:
                 post_wheel(client, token, dist)
             uploaders = [Uploader(client, token, number) for number in range(UPLOADERS)]
@@ -115,7 +115,7 @@ def test_a_second_backup_copies_only_new_files(tmp_path: Path) -> None:
     backup = tmp_path / "backup"
     with StiltonServer(tmp_path / "original") as server:
         token = server.create_token()
-        with httpx.Client(base_url=server.url, trust_env=False) as client:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=120) as client:
             for dist in BEFORE:
                 post_wheel(client, token, dist)
             first = server.cli("backup", str(backup))

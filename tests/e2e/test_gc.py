@@ -81,7 +81,10 @@ def crash_mid_upload(server: StiltonServer, token: str) -> None:
 
 def test_gc_removes_what_a_crash_left_and_nothing_else(tmp_path: Path) -> None:
     crashed_sha256 = hashlib.sha256(wheel_bytes(CRASHED)).hexdigest()
-    with StiltonServer(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        StiltonServer(tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=120) as client,
+    ):
         token = server.create_token()
         post_wheel(client, token, KEPT)
         kept = blob_files(server)

@@ -24,7 +24,7 @@ from tests.support.clients import Completed, Upload, Workspace
 from tests.support.dists import Dist, wheel_bytes, write_wheel
 from tests.support.plain_uploads import PLAIN_UPLOADERS, PlainUploader, pdm_debug_log
 from tests.support.server import StiltonServer
-from tests.support.uploads import basic_auth, multipart_body, upload_fields
+from tests.support.uploads import basic_auth, multipart_body, post_wheel, upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -82,18 +82,6 @@ SHOWN: dict[tuple[str, str], Shown] = {
 }
 
 
-def post_wheel(server: StiltonServer, token: str, dist: Dist) -> None:
-    """Upload ``dist``'s wheel directly, as the setup of a refusal."""
-    data = wheel_bytes(dist)
-    body, boundary = multipart_body(upload_fields(dist, data), dist.wheel_filename, data)
-    headers = {
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-        **basic_auth("__token__", token),
-    }
-    response = httpx.post(server.upload_url(), content=body, headers=headers, trust_env=False)
-    assert response.status_code == 200, response.text
-
-
 def contradicted_wheel(dist: Dist, directory: Path) -> Path:
     """A wheel named for ``dist`` whose metadata says version ``<dist.version>.1``."""
     other = write_wheel(replace(dist, version=f"{dist.version}.1"), directory / "other")
@@ -110,7 +98,8 @@ def refused_upload(
     dist = Dist(f"e2e-said-{uploader.name}-{refusal.name}", "1.0.0")
     directory = workspace.directory("dist")
     if refusal is CONFLICT:
-        post_wheel(server, upload.token, dist)
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as client:
+            post_wheel(client, upload.token, dist)
         dist = replace(dist, module_body='__version__ = "other bytes"\n')
         files = [write_wheel(dist, directory)]
     elif refusal is BAD_TOKEN:

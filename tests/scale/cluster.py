@@ -13,11 +13,11 @@ import pytest
 from tests.support.backends import s3_backend
 from tests.support.balancer import nginx_available
 from tests.support.clients import UV, Workspace, base_python
-from tests.support.dists import Dist, wheel_bytes
+from tests.support.dists import Dist
 from tests.support.postgres import PostgresServer
 from tests.support.replicas import Replicas
 from tests.support.s3 import S3Server
-from tests.support.uploads import basic_auth, upload_fields
+from tests.support.uploads import send_wheel
 from tests.support.upstream import FakeUpstream, LoggedRequest
 
 VISIBLE_WITHIN = 3.0  # seconds: the deadline for a change on one replica to show on the others
@@ -55,14 +55,8 @@ def wait_for(check: Callable[[], bool], deadline: float = VISIBLE_WITHIN) -> flo
 
 
 def upload(base_url: str, token: str, dist: Dist, index: str = "local") -> httpx.Response:
-    data = wheel_bytes(dist)
-    return httpx.post(
-        f"{base_url}/{index}/",
-        data=upload_fields(dist, data),
-        files={"content": (dist.wheel_filename, data, "application/octet-stream")},
-        headers=basic_auth("__token__", token),
-        timeout=60,
-    )
+    with httpx.Client(trust_env=False, timeout=60) as client:
+        return send_wheel(client, token, dist, index, base_url)
 
 
 def page_files(base_url: str, index: str, project: str, **headers: str) -> dict[str, object]:

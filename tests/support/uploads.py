@@ -58,15 +58,23 @@ def multipart_body(fields: dict[str, object], filename: str, data: bytes) -> tup
     return b"".join(parts), boundary
 
 
-def post_wheel(client: httpx.Client, token: str, dist: Dist, index: str = "local") -> str:
-    """Upload ``dist``'s wheel through the legacy API (asserting a 200); returns its sha256."""
+def send_wheel(
+    client: httpx.Client, token: str, dist: Dist, index: str = "local", base_url: str = ""
+) -> httpx.Response:
+    """Upload ``dist``'s wheel through the legacy API with an upload token, whatever comes of
+    it (``base_url`` for a client that has none; the client's own timeout applies)."""
     data = wheel_bytes(dist)
-    response = client.post(
-        f"/{index}/",
+    response: httpx.Response = client.post(
+        f"{base_url}/{index}/",
         data=upload_fields(dist, data),
         files={"content": (dist.wheel_filename, data, "application/octet-stream")},
         headers=basic_auth("__token__", token),
-        timeout=120,
     )
+    return response
+
+
+def post_wheel(client: httpx.Client, token: str, dist: Dist, index: str = "local") -> str:
+    """Upload ``dist``'s wheel through the legacy API (asserting a 200); returns its sha256."""
+    response = send_wheel(client, token, dist, index)
     assert response.status_code == 200, response.text
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(wheel_bytes(dist)).hexdigest()

@@ -14,8 +14,8 @@ from stilton.runtime import Runtime
 from stilton.settings import Settings
 from stilton.web.app import create_app
 from tests.auth.conftest import server, template, upstream  # noqa: F401 - fixtures reused
-from tests.support.dists import Dist, wheel_bytes
-from tests.support.uploads import basic_auth, upload_fields
+from tests.support.dists import Dist
+from tests.support.uploads import post_wheel
 
 CLOSED_UPSTREAM = "http://127.0.0.1:9/simple/"
 # What Chromium and Firefox send for a page.
@@ -42,13 +42,4 @@ def runtime_of(client: TestClient) -> Runtime:
 
 
 def upload(client: TestClient, dist: Dist, index: str = "local") -> None:
-    runtime = runtime_of(client)
-    token = runtime.auth.create_token(None, "tests")[1]
-    data = wheel_bytes(dist)
-    response = client.post(
-        f"/{index}/",
-        data=upload_fields(dist, data),
-        files={"content": (dist.wheel_filename, data, "application/octet-stream")},
-        headers=basic_auth("__token__", token),
-    )
-    assert response.status_code == 200, response.text
+    post_wheel(client, runtime_of(client).auth.create_token(None, "tests")[1], dist, index)
