@@ -166,6 +166,21 @@ def test_json_carries_pep_700_fields() -> None:
     assert "upload-time" not in plain
 
 
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        (UPLOADED, "2024-01-17T16:53:12.779164Z"),
+        (datetime(2024, 1, 17, 16, 53, 12, tzinfo=UTC), "2024-01-17T16:53:12Z"),
+        (datetime(2024, 1, 17, 16, 53, 12, 5), "2024-01-17T16:53:12.000005Z"),  # naive: UTC
+        (datetime.fromisoformat("2024-01-17T18:53:12.5+02:00"), "2024-01-17T16:53:12.500000Z"),
+    ],
+)
+def test_upload_times_are_utc_in_the_pep_700_form(moment: datetime, written: str) -> None:
+    """yyyy-mm-ddThh:mm:ss[.ffffff]Z: UTC, a "Z", a fraction only where there is one."""
+    (file,) = _json_files(_detail(_file("holygrail-1.0.tar.gz", upload_time=moment)))
+    assert file["upload-time"] == written
+
+
 def test_requires_python_is_html_escaped() -> None:
     html = render_project_detail_html(DECORATED).decode()
     assert 'data-requires-python="&gt;=3.8,&lt;4"' in html

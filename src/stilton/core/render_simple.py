@@ -17,6 +17,10 @@ from stilton.core.names import IndexName
 from stilton.core.urls import file_path
 
 API_VERSION = "1.4"
+# PEP 700 upload times are written by orjson, straight from the datetime: UTC with a "Z", the
+# fraction only where there is one (``yyyy-mm-ddThh:mm:ss[.ffffff]Z``); a stored time without
+# a zone is UTC. Formatting 15,000 of them by hand took a third of a big page's rendering.
+JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
 def format_upload_time(moment: datetime) -> str:
@@ -121,7 +125,8 @@ def _file_json(index: IndexName, file: DistributionFile) -> dict[str, object]:
     if file.size is not None:
         document["size"] = file.size
     if file.upload_time is not None:
-        document["upload-time"] = format_upload_time(file.upload_time)
+        moment = file.upload_time
+        document["upload-time"] = moment.astimezone(UTC) if moment.utcoffset() else moment
     if file.requires_python:
         document["requires-python"] = file.requires_python
     if file.provenance_url:
@@ -140,4 +145,4 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "versions": list(detail.versions),
         "files": [_file_json(detail.index, file) for file in _served_files(detail)],
     }
-    return orjson.dumps(document)
+    return orjson.dumps(document, option=JSON_OPTIONS)

@@ -19,16 +19,12 @@ FORMAT = 1
 LEVEL = 1  # zlib level: the document is written once per fetch and read on every cold load
 
 
-def _time(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def _entry(file: UpstreamFile) -> list[Any]:
     yanked: object = (file.yanked_reason or True) if file.yanked else False
     metadata: object = (file.metadata_sha256 or True) if file.upstream_metadata else False
     return [
         file.filename, file.url, file.version, file.sha256 or None, file.size,
-        _time(file.upload_time), file.requires_python, yanked, metadata, file.provenance_url,
+        file.upload_time, file.requires_python, yanked, metadata, file.provenance_url,
     ]  # fmt: skip
 
 
@@ -42,6 +38,7 @@ def encode_page(page: UpstreamPage) -> bytes:
         "versions": list(page.versions),
         "files": [_entry(file) for file in page.files],
     }
+    # orjson writes datetimes as RFC 3339 ("...+00:00"), which fromisoformat() reads back.
     return zlib.compress(orjson.dumps(document), LEVEL)
 
 
