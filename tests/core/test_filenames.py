@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from stilton.core.errors import InvalidInput
-from stilton.core.filenames import PackageType, parse_distribution_filename
+from stilton.core.filenames import PackageType, check_safe_filename, parse_distribution_filename
 
 WHEEL = PackageType.WHEEL
 SDIST = PackageType.SDIST
@@ -174,3 +174,18 @@ def test_filenames_with_separators_or_control_characters_are_refused(
 ) -> None:
     with pytest.raises(InvalidInput):
         parse_distribution_filename(f"{head}{unsafe}{tail}-1.0.tar.gz")
+
+
+UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|^\.|\.\.")  # the rule, written out once more
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=300))
+def test_the_quick_safety_check_decides_as_the_rule(filename: str) -> None:
+    """Printable ASCII names take a shortcut; every name gets the rule's answer."""
+    expected = bool(filename) and len(filename) <= 255 and not UNSAFE.search(filename)
+    try:
+        check_safe_filename(filename)
+        accepted = True
+    except InvalidInput:
+        accepted = False
+    assert accepted is expected

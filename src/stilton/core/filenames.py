@@ -30,6 +30,17 @@ SDIST_SUFFIXES = (".tar.gz", ".zip")
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|^\.|\.\.")
 
 
+def _is_plain(filename: str) -> bool:
+    """A name of at most 255 characters that ``_UNSAFE`` finds nothing in. Printable ASCII
+    (nearly every name) is checked with a few scans, several times faster than the pattern,
+    which shows on pages of 15,000 files."""
+    if not filename or len(filename) > 255:
+        return False
+    if filename.isascii() and filename.isprintable():
+        return not (filename[0] == "." or "/" in filename or "\\" in filename or ".." in filename)
+    return _UNSAFE.search(filename) is None
+
+
 @dataclass(frozen=True, slots=True)
 class DistributionFilename:
     """A checked distribution filename and what it says."""
@@ -47,7 +58,7 @@ class DistributionFilename:
 
 def check_safe_filename(filename: str) -> str:
     """Refuse names that could escape a directory or confuse a path."""
-    if not filename or len(filename) > 255 or _UNSAFE.search(filename):
+    if not _is_plain(filename):
         raise InvalidInput(
             f"Invalid distribution file name {filename!r}: a plain file name is required"
             " (no path separators, no '..', no leading dot, no control characters)."
@@ -74,7 +85,7 @@ class FilenameMatcher:
     def kind(self, filename: str) -> tuple[str, PackageType, str] | None:
         """The version, package type and python tag (``quick_kind``) of ``filename``, if it is
         a distribution file of this project."""
-        if not filename or len(filename) > 255 or _UNSAFE.search(filename):
+        if not _is_plain(filename):
             return None
         if filename.endswith(".whl"):
             parts = filename[:-4].split("-")

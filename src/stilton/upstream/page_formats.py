@@ -70,6 +70,11 @@ def joiner(base: str) -> Callable[[str], str]:
     host, _, path = rest.partition("/")
     directory = path.split("?", 1)[0].split("#", 1)[0].split("/")[:-1]
     simple_base = bool(sep) and not {"", ".", ".."} & set(directory)
+    # What "../" * ups + a plain path resolves under, for each number of ups.
+    prefixes = [
+        f"{scheme}://{host}/" + "".join(f"{part}/" for part in directory[: len(directory) - ups])
+        for ups in range(len(directory) + 1)
+    ]
 
     def join(url: str) -> str:
         if url.startswith(("https://", "http://")):
@@ -87,8 +92,7 @@ def joiner(base: str) -> Callable[[str], str]:
         )
         if not plain:
             return urljoin(base, "../" * ups + url)
-        kept = directory[: len(directory) - ups]
-        return f"{scheme}://{host}/{'/'.join([*kept, url])}"
+        return prefixes[ups] + url
 
     return join
 

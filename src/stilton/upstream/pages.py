@@ -10,6 +10,7 @@ cleaned, never passed on.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ logger = logging.getLogger("stilton.upstream")
 JSON_TYPES = ("application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json")
 HTML_TYPES = ("text/html", "application/vnd.pypi.simple.v1+html", "application/xhtml+xml")
 HEX = frozenset("0123456789abcdef")
+_LOWER_SHA256 = re.compile(r"[0-9a-f]{64}")  # as almost every upstream writes it
 MAX_COUNT = 2**63 - 1  # sizes and serials are stored as 64-bit integers
 # What a hostile page can make the parsers raise; each becomes an UpstreamError.
 # (Python's HTMLParser has raised AssertionError on some malformed markup.)
@@ -68,8 +70,9 @@ class _Links:
         self._origins: dict[str, bool] = {}
 
     def _http(self, url: str) -> bool:
-        scheme, _, rest = url.partition("://")
-        key = scheme + "://" + rest.split("/", 1)[0]
+        start = url.find("://") + 3
+        end = url.find("/", start) if start > 2 else -1
+        key = url if end < 0 else url[:end]
         known = self._origins.get(key)
         if known is None:
             known = self._origins[key] = origin_of(url) is not None
@@ -160,6 +163,8 @@ def _sha256(digests: dict[str, str] | None) -> str:
     value = digests.get("sha256") if digests else None
     if type(value) is not str or len(value) != 64:
         return ""
+    if _LOWER_SHA256.fullmatch(value):
+        return value
     value = value.lower()
     return value if HEX.issuperset(value) else ""
 
