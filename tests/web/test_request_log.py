@@ -106,6 +106,22 @@ def test_the_request_log_can_be_turned_off() -> None:
         logging.getLogger(ACCESS_LOGGER).setLevel(access)
 
 
+def test_upstream_requests_are_logged_at_debug_only() -> None:
+    """httpx's line per upstream request (a URL may carry a signature) waits for debug."""
+    root, upstream = logging.getLogger(), logging.getLogger("httpx")
+    saved = (root.handlers[:], root.level, upstream.level)
+    try:
+        configure_logging("info", "text", access_log=True)
+        assert not upstream.isEnabledFor(logging.INFO)
+        assert upstream.isEnabledFor(logging.WARNING)
+        configure_logging("debug", "text", access_log=True)
+        assert upstream.isEnabledFor(logging.INFO)
+    finally:
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
+        upstream.setLevel(saved[2])
+
+
 def test_an_access_record_formats_like_any_record() -> None:
     """Operators' formatters may name any of a record's attributes."""
     fields = ("1.2.3.4", "-", "GET", "/", 200, 10, 0.5)

@@ -94,6 +94,10 @@ def configure_logging(level: str, log_format: str, access_log: bool) -> None:
     root.setLevel(level.upper())
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.NOTSET if access_log else logging.CRITICAL + 1)
+    # httpx says each upstream request at info: a line per file of a cold install, and an
+    # upstream URL may carry a signature in its query. Shown at debug only.
+    quiet = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("httpx").setLevel(quiet)
 
 
 def granian_logging(log_format: str) -> dict[str, object] | None:
