@@ -10,7 +10,6 @@ type is treated as absent.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -59,9 +58,6 @@ def _check_api_version(declared: object) -> None:
         raise UnsupportedVersion(f"the page declares API version {declared}")
 
 
-_NOT_PLAIN = re.compile(r"[?#\\]|//|/\.")  # what a plain relative path has none of
-
-
 def joiner(base: str) -> Callable[[str], str]:
     """Makes a page's links absolute. Absolute links need nothing; a plain relative path (a
     static tree's "../../packages/ab/cd/x.whl") is resolved without urljoin, which costs more
@@ -87,8 +83,12 @@ def joiner(base: str) -> Callable[[str], str]:
             and ups <= len(directory)
             and url
             and not url.startswith(("/", ".", "?", "#"))
-            and ":" not in url.split("/", 1)[0]
-            and not _NOT_PLAIN.search(url)
+            and ":" not in url.partition("/")[0]
+            and "?" not in url
+            and "#" not in url
+            and "\\" not in url
+            and "//" not in url
+            and "/." not in url
         )
         if not plain:
             return urljoin(base, "../" * ups + url)
