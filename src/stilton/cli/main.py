@@ -6,6 +6,8 @@ directory. Errors print one line and exit non-zero.
 
 from __future__ import annotations
 
+import gc as collector
+
 import typer
 
 from stilton.cli.audit import audit_app
@@ -47,5 +49,14 @@ app.command()(backup)
 app.command()(restore)
 
 
+# Objects made between two collections of the youngest generation. A command's start is mostly
+# imports, whose objects live as long as the process: at the interpreter's default (700), the
+# collector spends a tenth of a short command's time looking for cycles among them. Cycles
+# are still collected, only less often. (The server is a process of its own, with defaults.)
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 def main() -> None:
+    _, older, oldest = collector.get_threshold()
+    collector.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
     app()
