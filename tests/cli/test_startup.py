@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from stilton.cli.main import GROUPS, app, app_for
 from tests.support.server import CLOSED_UPSTREAM, StiltonServer, server_environ, stilton_command
 
 # What `stilton --help` must not import: commands import them when they run.
@@ -71,6 +73,25 @@ def test_the_command_line_imports_no_runtime_storage_index_or_mirror_module() ->
     )
 
     assert json.loads(completed.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *([name, *rest] for name in GROUPS for rest in ([], ["--help"], ["nonsense"])),
+        ["index", "list", "--help"],
+        ["index", "create"],
+        ["index", "list", "--data-dir"],
+        ["token", "revoke", "not-a-number"],
+    ],
+    ids=" ".join,
+)
+def test_a_group_run_alone_says_what_the_whole_command_line_says(args: list[str]) -> None:
+    whole = CliRunner().invoke(app, args)
+    alone = CliRunner().invoke(app_for(args), args)
+
+    assert app_for(args) is not app
+    assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
 
 
 @pytest.fixture(scope="module")
