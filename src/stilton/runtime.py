@@ -3,11 +3,11 @@ app and the CLI. Opening it migrates the database and creates the default layout
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stilton.auth.service import AuthService
 from stilton.core.errors import InvalidInput, StiltonError
@@ -19,14 +19,6 @@ from stilton.core.permissions import Acl
 from stilton.core.policies import Policy
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig
-from stilton.indexes.base import Index
-from stilton.indexes.cpu_slots import CpuSlots, default_slots
-from stilton.indexes.group import GroupIndex
-from stilton.indexes.hosted import HostedIndex
-from stilton.indexes.policy import PolicyIndex
-from stilton.indexes.proxy import ProxyIndex
-from stilton.indexes.proxy_pages import PageMemory
-from stilton.indexes.upstream_health import HealthBook
 from stilton.settings import Settings
 from stilton.storage import catalog, upstream_health, users
 from stilton.storage.blobs import BlobStore, LocalBlobStore
@@ -34,9 +26,22 @@ from stilton.storage.catalog import IndexRecord
 from stilton.storage.changes import ChangeFeed
 from stilton.storage.database import Database, serialize
 from stilton.storage.leases import FileLeases, Leases
-from stilton.storage.object_blobs import S3BlobStore, S3Options
-from stilton.storage.upstream_health import HealthReport
-from stilton.upstream.downloads import Transfers
+
+# The index kinds, and what only proxies need (an HTTP client, threads for big pages, the
+# page memory), are imported where they are first built: a CLI command that lists users or
+# indexes needs none of them, and they would cost it more time than all its own work.
+if TYPE_CHECKING:
+    from stilton.indexes.base import Index
+    from stilton.indexes.cpu_slots import CpuSlots
+    from stilton.indexes.group import GroupIndex
+    from stilton.indexes.hosted import HostedIndex
+    from stilton.indexes.proxy import ProxyIndex
+    from stilton.indexes.proxy_pages import PageMemory
+    from stilton.indexes.upstream_health import HealthBook
+    from stilton.storage.upstream_health import HealthReport
+    from stilton.upstream.downloads import Transfers
+
+T = TypeVar("T")
 
 LAYOUT_KEY = "default-layout"
 LAYOUT_VERSION = 3  # the newest entry of _default_layout
@@ -51,26 +56,71 @@ class Runtime:
     auth: AuthService
     feed: ChangeFeed
     leases: Leases
-    transfers: Transfers = field(default_factory=Transfers)
     telemetry: Telemetry = NO_TELEMETRY  # the web app's metrics; a CLI command counts nothing
-    # Parsed upstream pages of every proxy, shared by the index objects rebuilt over time.
-    upstream_pages: PageMemory = field(init=False)
-    # Turns at parsing and rendering big pages, one per core (see cpu_slots).
-    cpu_slots: CpuSlots = field(default_factory=lambda: CpuSlots(default_slots()))
+    # What every proxy of the process shares, by name, made when first asked for (see _part).
+    _parts: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _making: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.upstream_pages = PageMemory(self.settings.upstream_page_bytes, self.cpu_slots)
-        self.feed.subscribe(self.upstream_pages.heard)
+    def _part(self, name: str, make: Callable[[], T]) -> T:
+        """The process's one ``name``, made by the first thread that asks: threads building
+        proxies at once must share one, not get one apiece."""
+        with self._making:
+            if name not in self._parts:
+                self._parts[name] = make()
+            part: T = self._parts[name]
+            return part
 
-    @cached_property
+    @property
+    def transfers(self) -> Transfers:
+        """Downloads from upstreams under way in this process."""
+
+        def make() -> Transfers:
+            from stilton.upstream.downloads import Transfers
+
+            return Transfers()
+
+        return self._part("transfers", make)
+
+    @property
+    def cpu_slots(self) -> CpuSlots:
+        """Turns at parsing and rendering big pages, one per core (see cpu_slots)."""
+
+        def make() -> CpuSlots:
+            from stilton.indexes.cpu_slots import CpuSlots, default_slots
+
+            return CpuSlots(default_slots())
+
+        return self._part("cpu_slots", make)
+
+    @property
+    def upstream_pages(self) -> PageMemory:
+        """Parsed upstream pages of every proxy, shared by the index objects rebuilt over
+        time. It hears of changes from when it is made: before, it held nothing."""
+
+        def make() -> PageMemory:
+            from stilton.indexes.proxy_pages import PageMemory
+
+            pages = PageMemory(self.settings.upstream_page_bytes, self.cpu_slots)
+            self.feed.subscribe(pages.heard)
+            return pages
+
+        return self._part("upstream_pages", make)
+
+    @property
     def upstream_health(self) -> HealthBook:
-        """Proxies' upstream health in this process, shared by all its index objects (made
-        on first use, once the web app has set the telemetry)."""
-        settings = self.settings
-        return HealthBook(
-            self.telemetry, settings.upstream_unhealthy_after, settings.upstream_retry_interval,
-            self._record_health,
-        )  # fmt: skip
+        """Proxies' upstream health in this process (made on first use, once the web app has
+        set the telemetry)."""
+
+        def make() -> HealthBook:
+            from stilton.indexes.upstream_health import HealthBook
+
+            settings = self.settings
+            return HealthBook(
+                self.telemetry, settings.upstream_unhealthy_after,
+                settings.upstream_retry_interval, self._record_health,
+            )  # fmt: skip
+
+        return self._part("upstream_health", make)
 
     def _record_health(self, index_id: int, report: HealthReport) -> None:
         with self.database.begin(durable=False) as connection:
@@ -98,17 +148,26 @@ class Runtime:
 
     def build_index(self, record: IndexRecord, seen: frozenset[str] = frozenset()) -> Index:
         """The index of ``record``, seen through its policy if it has one."""
+        from stilton.indexes.policy import PolicyIndex
+
         policy = IndexConfig.from_mapping(record.config).policy
         index: Index
         if record.kind is IndexKind.PROXY:
             index = self.proxy(record)
         elif record.kind is IndexKind.HOSTED:
-            index = HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
+            index = self._build_hosted(record)
         else:
             index = self._build_group(record, seen)
         return index if policy.is_empty else PolicyIndex(index, policy)
 
+    def _build_hosted(self, record: IndexRecord) -> HostedIndex:
+        from stilton.indexes.hosted import HostedIndex
+
+        return HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
+
     def _build_group(self, record: IndexRecord, seen: frozenset[str]) -> GroupIndex:
+        from stilton.indexes.group import GroupIndex
+
         if record.name in seen:
             raise InvalidInput(f"Group {record.name!r} contains itself.")
         config = IndexConfig.from_mapping(record.config)
@@ -122,11 +181,13 @@ class Runtime:
         record = self.get_index_record(name)
         if record.kind is not IndexKind.HOSTED:
             raise InvalidInput(f"Index {name!r} is a {record.kind} index, not a hosted one.")
-        return HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
+        return self._build_hosted(record)
 
     def proxy(self, record: IndexRecord) -> ProxyIndex:
         if record.kind is not IndexKind.PROXY:
             raise InvalidInput(f"Index {record.name!r} is a {record.kind} index, not a proxy.")
+        from stilton.indexes.proxy import ProxyIndex
+
         return ProxyIndex(
             record, self.database, self.blobs, self.transfers, MAX_PROXY_FILE_SIZE,
             self.upstream_pages, self.leases, self.upstream_health, self.telemetry,
@@ -342,6 +403,8 @@ def open_blobs(settings: Settings) -> BlobStore:
     """The blob store the settings name: a local directory, or a bucket (``blob_url``)."""
     if not settings.blob_url:
         return LocalBlobStore(settings.blob_dir)
+    from stilton.storage.object_blobs import S3BlobStore, S3Options
+
     options = S3Options(
         settings.s3_endpoint,
         settings.s3_region,

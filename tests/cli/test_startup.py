@@ -1,14 +1,20 @@
-"""How the command line starts: what it imports before a command runs, what it prints when its
-output is piped, and a first start refused before it makes anything."""
+"""How the command line starts: what it imports before a command runs and while a command reads
+or writes the database, what it prints when its output is piped, and a first start refused
+before it makes anything."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.server import StiltonServer, server_environ, stilton_command
+import pytest
+from typer.testing import CliRunner
+
+from stilton.cli.main import GROUPS, app, app_for
+from tests.support.server import CLOSED_UPSTREAM, StiltonServer, server_environ, stilton_command
 
 # What `stilton --help` must not import: commands import them when they run.
 HEAVY = (
@@ -29,6 +35,37 @@ IMPORTED = (
 )
 
 
+# What a command working on the database of an existing data directory must not import: the
+# index kinds and what proxies need, the server, the migrations (the schema is current) and
+# argon2 (no password is hashed or checked). Each would add to the start of every command.
+NOT_FOR_THE_DATABASE = (
+    "stilton.indexes",
+    "stilton.upstream",
+    "stilton.mirror",
+    "stilton.web",
+    "httpx",
+    "anyio",
+    "alembic",
+    "argon2",
+    "granian",
+    "starlette",
+    "jinja2",
+    "sqlalchemy.dialects.postgresql",
+)
+# Runs the command line in this process, then prints (on the last line) the modules it
+# imported that start with any of HEAVY.
+RUN_THEN_IMPORTED = (
+    "import json, sys\n"
+    "from stilton.cli.main import main\n"
+    "sys.argv = ['stilton', *sys.argv[1:]]\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as stopped:\n"
+    "    assert not stopped.code, stopped.code\n"
+    "print(json.dumps(sorted(name for name in sys.modules if name.startswith({heavy!r}))))"
+)
+
+
 def test_the_command_line_imports_no_runtime_storage_index_or_mirror_module() -> None:
     code = IMPORTED.format(heavy=HEAVY)
     completed = subprocess.run(
@@ -36,6 +73,66 @@ def test_the_command_line_imports_no_runtime_storage_index_or_mirror_module() ->
     )
 
     assert json.loads(completed.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *([name, *rest] for name in GROUPS for rest in ([], ["--help"], ["nonsense"])),
+        ["index", "list", "--help"],
+        ["index", "create"],
+        ["index", "list", "--data-dir"],
+        ["token", "revoke", "not-a-number"],
+    ],
+    ids=" ".join,
+)
+def test_a_group_run_alone_says_what_the_whole_command_line_says(args: list[str]) -> None:
+    whole = CliRunner().invoke(app, args)
+    alone = CliRunner().invoke(app_for(args), args)
+
+    assert app_for(args) is not app
+    assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory made (migrated, with the default layout) by an earlier command."""
+    made = tmp_path_factory.mktemp("startup") / "data"
+    subprocess.run(
+        [*stilton_command(), "index", "list", "--data-dir", str(made)],
+        capture_output=True,
+        env=server_environ(os.environ, CLOSED_UPSTREAM),
+        check=True,
+        timeout=60,
+    )
+    return made
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["index", "list"],
+        ["user", "list"],
+        ["token", "list"],
+        ["audit", "log"],
+        ["index", "create", "scratch"],
+    ],
+    ids=" ".join,
+)
+def test_a_database_command_imports_no_index_http_server_migration_or_password_module(
+    data_dir: Path, command: list[str]
+) -> None:
+    code = RUN_THEN_IMPORTED.format(heavy=NOT_FOR_THE_DATABASE)
+    completed = subprocess.run(
+        [sys.executable, "-c", code, *command, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=server_environ(os.environ, CLOSED_UPSTREAM),
+        check=True,
+        timeout=60,
+    )
+
+    assert json.loads(completed.stdout.splitlines()[-1]) == []
 
 
 def test_a_too_short_admin_password_names_the_variable_and_makes_nothing(tmp_path: Path) -> None:

@@ -16,10 +16,9 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import IntegrityError
 
 from stilton.auth.credentials import TOKEN_PREFIX, Credentials
@@ -39,6 +38,9 @@ from stilton.storage.tokens import (
     touch_token,
 )
 from stilton.storage.users import AuditEntry, UserRecord
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 INVALID_AUTH = (
     "Invalid or non-existent authentication information. Use HTTP Basic authentication with"
@@ -106,11 +108,18 @@ def scope_of(record: TokenRecord) -> TokenScope:
 class AuthService:
     def __init__(self, database: Database, feed: ChangeFeed) -> None:
         self.database = database
-        self.hasher = PasswordHasher()
         self._verified: dict[str, tuple[float, Principal]] = {}
         self._dummy_hash: str | None = None
         self._epoch = 0  # moves on with every change heard: a check begun before is not kept
         feed.subscribe(self._heard)
+
+    @cached_property
+    def hasher(self) -> PasswordHasher:
+        """argon2id with its library's defaults; imported by the first command that hashes or
+        checks a password (listing users or tokens does neither)."""
+        from argon2 import PasswordHasher
+
+        return PasswordHasher()
 
     def _heard(self, changes: Sequence[Change]) -> None:
         """A user, token or group changed here or in another process: check again."""
@@ -282,6 +291,8 @@ class AuthService:
         if user is None:
             self._spend_like_a_check(credentials.password)  # no hint that the name is unknown
             raise Unauthenticated(INVALID_AUTH)
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         try:
             self.hasher.verify(user.password_hash, credentials.password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -299,6 +310,8 @@ class AuthService:
         return Principal(username=user.username, groups=user.groups, is_admin=user.is_admin)
 
     def _spend_like_a_check(self, password: str) -> None:
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         if self._dummy_hash is None:
             self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
         with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):

@@ -6,6 +6,10 @@ directory. Errors print one line and exit non-zero.
 
 from __future__ import annotations
 
+import gc as collector
+import sys
+from collections.abc import Sequence
+
 import typer
 
 from stilton.cli.audit import audit_app
@@ -21,19 +25,30 @@ from stilton.cli.storage import check_storage, migrate, migrate_storage
 from stilton.cli.tokens import token_app
 from stilton.cli.users import user_app
 
-app = typer.Typer(
-    name="stilton",
-    help="A private Python package index, caching proxy and mirror in one process.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(index_app, name="index")
-app.add_typer(token_app, name="token")
-app.add_typer(cache_app, name="cache")
-app.add_typer(audit_app, name="audit")
-app.add_typer(user_app, name="user")
-app.add_typer(mirror_app, name="mirror")
+# The command groups, by name (``stilton index ...``).
+GROUPS = {
+    "index": index_app,
+    "token": token_app,
+    "cache": cache_app,
+    "audit": audit_app,
+    "user": user_app,
+    "mirror": mirror_app,
+}
+
+
+def _command_line() -> typer.Typer:
+    return typer.Typer(
+        name="stilton",
+        help="A private Python package index, caching proxy and mirror in one process.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+
+app = _command_line()
+for group_name, group_app in GROUPS.items():
+    app.add_typer(group_app, name=group_name)
 app.registered_commands += packages_app.registered_commands
 app.registered_commands += bundle_app.registered_commands
 
@@ -47,5 +62,27 @@ app.command()(backup)
 app.command()(restore)
 
 
+# Objects made between two collections of the youngest generation. A command's start is mostly
+# imports, whose objects live as long as the process: at the interpreter's default (700), the
+# collector spends a tenth of a short command's time looking for cycles among them. Cycles
+# are still collected, only less often. (The server is a process of its own, with defaults.)
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 def main() -> None:
-    app()
+    _, older, oldest = collector.get_threshold()
+    collector.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
+    app_for(sys.argv[1:])()
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The command line that runs ``args``: for a command of a group (``index list``), one
+    with that group alone, whose usage and messages are the same. Typer reads the signature of
+    every command it holds before it runs one; a group's are read in a fraction of the time
+    all of them take."""
+    group = GROUPS.get(args[0]) if args else None
+    if group is None:
+        return app
+    alone = _command_line()
+    alone.add_typer(group, name=args[0])
+    return alone

@@ -3,7 +3,6 @@ with mutual TLS if asked)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import sys
@@ -35,6 +34,8 @@ def _prepare(settings: Settings) -> None:
     """Migrate, create the default layout, and make the first administrator (in a process of
     its own, so that the server's supervising process never imports the whole server). A data
     directory this start created is removed again if that fails, so no half-made one stays."""
+    import multiprocessing  # here: every other command would import it for nothing
+
     created = not settings.data_dir.exists()
     try:
         with multiprocessing.get_context("fork").Pool(1) as pool:

@@ -13,7 +13,6 @@ from typing import Any
 
 from packaging.utils import canonicalize_version
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from stilton.core.errors import Conflict, NotFound
 from stilton.core.filenames import PackageType
@@ -39,6 +38,7 @@ from stilton.storage.schema import (
     releases,
     utcnow,
 )
+from stilton.storage.upserts import conflict_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +105,7 @@ def get_meta(connection: Connection, key: str) -> str | None:
 
 def set_meta(connection: Connection, key: str, value: str) -> None:
     """An upsert: processes and replicas setting one key at once neither fail nor double it."""
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(meta).values(key=key, value=value)
+    statement = conflict_insert(connection, meta).values(key=key, value=value)
     connection.execute(
         statement.on_conflict_do_update(index_elements=["key"], set_={"value": value})
     )

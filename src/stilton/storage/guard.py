@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from stilton.storage.schema import login_attempts
+from stilton.storage.upserts import conflict_insert
 
 ADDRESS_CHARS = 64  # the column's width; longer "addresses" (never a real one) are cut
 
@@ -42,7 +42,7 @@ def hold_counts(connection: Connection, address: str, now: datetime) -> AddressC
     (PostgreSQL: FOR UPDATE; SQLite: the write transaction holds the database's lock)."""
     key = address_key(address)
     connection.execute(
-        _insert(connection)
+        conflict_insert(connection, login_attempts)
         .values(address=key, attempts=0, window_started=now, locked_until=None)
         .on_conflict_do_nothing(index_elements=[login_attempts.c.address])
     )
@@ -85,10 +85,3 @@ def prune(connection: Connection, window_started_before: datetime, now: datetime
 
 def _not_locked(now: datetime) -> Any:
     return or_(login_attempts.c.locked_until.is_(None), login_attempts.c.locked_until <= now)
-
-
-def _insert(connection: Connection) -> Any:
-    """An INSERT that can give way to an existing row, in the connection's dialect."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(login_attempts)
-    return sqlite.insert(login_attempts)

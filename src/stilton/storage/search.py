@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.versions import version_sort_key
 from stilton.storage import upstream_cache
 from stilton.storage.catalog import IndexRecord, get_meta, set_meta
 from stilton.storage.schema import files, indexes, journal, projects, releases, search_docs
+from stilton.storage.upserts import conflict_insert
 
 MARK_KEY = "search-journal-id"  # the last journal id the search index has followed
 BATCH = 500  # journal rows per transaction
@@ -73,8 +73,9 @@ def put_doc(connection: Connection, doc: SearchDoc) -> None:
         "version": doc.version,
         "updated_at": doc.updated_at,
     }
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(search_docs).values(index_name=doc.index, name=doc.name, **values)
+    statement = conflict_insert(connection, search_docs).values(
+        index_name=doc.index, name=doc.name, **values
+    )
     connection.execute(
         statement.on_conflict_do_update(index_elements=["index_name", "name"], set_=values)
     )

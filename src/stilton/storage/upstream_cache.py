@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, delete, func, select, update
 
 from stilton.core.names import ProjectName
 from stilton.storage.catalog import IndexRecord
 from stilton.storage.schema import cached_files, files, upstream_file_facts, upstream_pages
+from stilton.storage.upserts import conflict_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,6 @@ class FileFacts:
     size: int | None = None
     metadata_sha256: str | None = None
     metadata_size: int | None = None
-
-
-def _insert(connection: Connection, table: Table) -> Any:
-    """An INSERT that can say what to do on a conflict, in the connection's dialect."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _page(row: Row[Any]) -> StoredPage:
@@ -98,7 +91,7 @@ def save_page(connection: Connection, index: IndexRecord, page: StoredPage) -> N
         "fetched_at": page.fetched_at,
         "checked_at": page.checked_at,
     }
-    statement = _insert(connection, upstream_pages).values(
+    statement = conflict_insert(connection, upstream_pages).values(
         index_id=index.id, name=page.name, **values
     )
     connection.execute(
@@ -179,7 +172,7 @@ def save_facts(
         "metadata_sha256": merged.metadata_sha256,
         "metadata_size": merged.metadata_size,
     }
-    statement = _insert(connection, upstream_file_facts).values(
+    statement = conflict_insert(connection, upstream_file_facts).values(
         index_id=index.id, filename=facts.filename, **values
     )
     connection.execute(
@@ -204,7 +197,7 @@ def find_cached(connection: Connection, index: IndexRecord, sha256: str) -> int 
 def add_cached(
     connection: Connection, index: IndexRecord, sha256: str, size: int, when: datetime
 ) -> None:
-    statement = _insert(connection, cached_files).values(
+    statement = conflict_insert(connection, cached_files).values(
         index_id=index.id, sha256=sha256, size=size, created_at=when, last_access=when
     )
     connection.execute(statement.on_conflict_do_nothing(index_elements=["index_id", "sha256"]))
