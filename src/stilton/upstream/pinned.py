@@ -69,6 +69,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+READ_BYTES = 256 * 1024  # the most a read asks the socket for
+
+
 class _QuickStream(httpcore.AsyncNetworkStream):
     """A connection whose socket is looked up once: httpcore asks every idle connection of
     its pool whether it is readable before each request, and anyio's answer to "which socket"
@@ -79,7 +82,10 @@ class _QuickStream(httpcore.AsyncNetworkStream):
         self._socket: Any = inner.get_extra_info("socket")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        # httpcore asks for 64 KiB at a time; every read is a trip through h11 and the event
+        # loop. Taking what the socket has, up to what asyncio's transport buffers at once,
+        # cut the CPU of streaming 99 files (192 MB) through a cold proxy from 2.8 s to 2.1 s.
+        return await self._inner.read(max(max_bytes, READ_BYTES), timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, timeout)
