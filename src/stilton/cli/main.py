@@ -6,7 +6,6 @@ directory. Errors print one line and exit non-zero.
 
 from __future__ import annotations
 
-import gc as collector
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +23,7 @@ from stilton.cli.serve import serve
 from stilton.cli.storage import check_storage, migrate, migrate_storage
 from stilton.cli.tokens import token_app
 from stilton.cli.users import user_app
+from stilton.core.collector import collect_young_less_often
 
 # The command groups, by name (``stilton index ...``).
 GROUPS = {
@@ -62,16 +62,9 @@ app.command()(backup)
 app.command()(restore)
 
 
-# Objects made between two collections of the youngest generation. A command's start is mostly
-# imports, whose objects live as long as the process: at the interpreter's default (700), the
-# collector spends a tenth of a short command's time looking for cycles among them. Cycles
-# are still collected, only less often. (The server is a process of its own, with defaults.)
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
-
 def main() -> None:
-    _, older, oldest = collector.get_threshold()
-    collector.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
+    # A command's start is mostly imports, whose objects live as long as the process.
+    collect_young_less_often()
     app_for(sys.argv[1:])()
 
 
