@@ -92,6 +92,9 @@ class WebState:
     metrics: Metrics
     indexes: dict[str, BuiltIndex] = field(default_factory=dict)
     renders: SingleFlight[RenderedPage] = field(default_factory=SingleFlight)
+    # Concurrent first lookups of an index share one build (a cold install's first burst asks
+    # ~50 at once, and each build of a proxy opens an upstream client of its own).
+    builds: SingleFlight[Index] = field(default_factory=SingleFlight)
 
     @classmethod
     def build(cls, runtime: Runtime, metrics: Metrics | None = None) -> WebState:
@@ -113,6 +116,12 @@ class WebState:
         """The index called ``name``. Its configuration (and its members') is read again only
         when a change to one of them was heard, and the object rebuilt only when it changed."""
         stamp = self.versions.index_stamp(name)
+        cached = self.indexes.get(name)
+        if cached is not None and cached.stamp == stamp:
+            return cached.index
+        return await self.builds.run((name, stamp), lambda: self._build(name, stamp))
+
+    async def _build(self, name: str, stamp: Stamp) -> Index:
         cached = self.indexes.get(name)
         if cached is not None and cached.stamp == stamp:
             return cached.index
