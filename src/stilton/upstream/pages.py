@@ -192,7 +192,7 @@ def _unique(files: Iterable[UpstreamFile], url: str) -> tuple[UpstreamFile, ...]
     conflicting: set[str] = set()
     for file in files:
         kept = first.setdefault(file.filename, file)
-        if kept.sha256 and file.sha256 and kept.sha256 != file.sha256:
+        if kept is not file and kept.sha256 and file.sha256 and kept.sha256 != file.sha256:
             conflicting.add(file.filename)
     for filename in sorted(conflicting):
         logger.warning(
