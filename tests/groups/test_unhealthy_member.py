@@ -5,6 +5,7 @@ wins, so a later member's project of that name is never served in its place."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -26,7 +27,11 @@ def mark_unhealthy(client: TestClient, upstream: FakeUpstream) -> None:
     upstream.set_fault(Fault.RESET)
     for name in ("one", "two", "three"):
         assert client.get(f"/pypi/simple/{name}/").status_code == 502
-    assert client.get("/-/ready").json()["upstreams"]["pypi"]["healthy"] is False
+    # Each judgement is written to the database in the background; /-/ready reads it there.
+    deadline = time.monotonic() + 30.0
+    while client.get("/-/ready").json()["upstreams"]["pypi"]["healthy"] is not False:
+        assert time.monotonic() < deadline, "/-/ready never said the upstream is unhealthy"
+        time.sleep(0.05)
 
 
 def test_a_group_does_not_wait_for_an_unhealthy_member(

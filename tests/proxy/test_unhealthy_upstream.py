@@ -74,7 +74,8 @@ def mark_unhealthy(client: TestClient, upstream: FakeUpstream, fault: Fault | No
         stale = client.get(PAGE, headers=JSON)
         assert stale.status_code == 200
         assert "marked unhealthy" not in stale.headers["x-stilton-stale"]
-    assert upstream_report(client)["healthy"] is False
+    # Each judgement is written to the database in the background; /-/ready reads it there.
+    wait_for(lambda: upstream_report(client)["healthy"] is False, "/-/ready saying so")
 
 
 @pytest.mark.parametrize("fault", [Fault.ERROR_500, Fault.RESET, Fault.SLOW, None])
