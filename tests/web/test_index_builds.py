@@ -8,13 +8,25 @@ holds only within one index object, so every request of the burst must get the s
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, cast
 
+import pytest
+from starlette.concurrency import run_in_threadpool
 from starlette.testclient import TestClient
 
+from stilton.core.model import IndexKind
 from stilton.indexes.base import Index
-from stilton.runtime import Runtime
+from stilton.runtime import Runtime, open_runtime
+from stilton.settings import Settings
+from stilton.web.app import create_app
 from stilton.web.state import WebState
+from tests.support.dists import Dist, write_wheel
+from tests.support.metrics import value
+from tests.web.conftest import CLOSED_UPSTREAM
+from tests.web.test_metrics import scrape
+
+FRESH = Dist("fresh-pkg", "1.0")
 
 
 def _state(client: TestClient) -> WebState:
@@ -47,3 +59,53 @@ def test_a_changed_configuration_is_built_again(client: TestClient, runtime: Run
     after = client.portal.call(_lookups, state, ["pypi"] * 10)
     assert all(index is after[0] for index in after)
     assert after[0] is not before
+
+
+@pytest.fixture
+def quiet_feed_settings(tmp_path: Path) -> Settings:
+    """A server that hears the change feed only when a lookup makes it (no background poll)."""
+    overrides = {
+        "data_dir": tmp_path / "data",
+        "default_upstream": CLOSED_UPSTREAM,
+        "generation_poll_interval": 3600,
+    }
+    return Settings.from_env({}, overrides)
+
+
+def test_what_is_made_before_the_feed_tells_of_an_index_stays_valid(
+    quiet_feed_settings: Settings, tmp_path: Path
+) -> None:
+    """An index created (and filled) by another process is found in the database at once; the
+    change feed tells of its creation a moment later. What was built and rendered in between
+    must not be thrown away then: a cold install right after `stilton index create` would
+    otherwise render its first ~50 pages twice."""
+    with TestClient(create_app(quiet_feed_settings)) as client:
+        assert client.portal is not None
+        client.portal.call(_catch_up, _state(client))  # where the server starts to listen
+        other = open_runtime(quiet_feed_settings)  # as the CLI would
+        try:
+            other.create_index("fresh", IndexKind.HOSTED)
+            folder = tmp_path / "dist"
+            other.hosted("fresh").import_file(write_wheel(FRESH, folder), actor="tests")
+        finally:
+            other.close()
+        page = "/fresh/simple/fresh-pkg/"
+        before = scrape(client)
+        assert client.get(page).status_code == 200  # rendered: a miss
+        client.portal.call(_catch_up, _state(client))  # the feed tells of the new index
+        assert client.get(page).status_code == 200
+        after = scrape(client)
+    assert (
+        value(after, "stilton_page_cache_total", result="miss")
+        - value(before, "stilton_page_cache_total", result="miss")
+        == 1
+    )
+    assert (
+        value(after, "stilton_page_cache_total", result="hit")
+        - value(before, "stilton_page_cache_total", result="hit")
+        == 1
+    )
+
+
+async def _catch_up(state: WebState) -> None:
+    await run_in_threadpool(state.versions.catch_up)

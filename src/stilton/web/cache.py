@@ -76,6 +76,10 @@ class Versions:
             for m in self._closure(index)
         )
 
+    def catch_up(self) -> None:
+        """Hear every change committed so far, now (a database read: run it off the loop)."""
+        self._feed.poll()
+
     def index_stamp(self, index: str) -> Stamp:
         """The counters of an index's configuration (and its members')."""
         self._poll_if_due()

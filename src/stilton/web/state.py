@@ -122,6 +122,12 @@ class WebState:
         return await self.builds.run((name, stamp), lambda: self._build(name, stamp))
 
     async def _build(self, name: str, stamp: Stamp) -> Index:
+        if name not in self.indexes:
+            # First sight of this index in this process: hear what was committed before
+            # reading it (its creation, say), so that the feed delivering that change a moment
+            # later does not make stale everything built and rendered meanwhile.
+            await run_in_threadpool(self.versions.catch_up)
+            stamp = self.versions.index_stamp(name)
         cached = self.indexes.get(name)
         if cached is not None and cached.stamp == stamp:
             return cached.index
