@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import socket
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ import pytest
 from tests.support.dists import Dist, wheel_bytes
 from tests.support.server import StiltonServer
 from tests.support.uploads import basic_auth, multipart_body, post_wheel, upload_fields
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +32,6 @@ def blob_files(server: StiltonServer) -> set[str]:
 
 def spool_files(server: StiltonServer) -> list[Path]:
     return list((server.data_dir / "blobs" / "tmp").glob("*.part"))
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"waited in vain for {what}"
-        time.sleep(0.02)
 
 
 def raw_upload(server: StiltonServer, token: str, dist: Dist) -> tuple[socket.socket, bytes]:

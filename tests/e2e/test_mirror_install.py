@@ -10,8 +10,7 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,11 +20,11 @@ from tests.mirror import graph
 from tests.support.clients import Installer, Pip, UvPip, Workspace
 from tests.support.server import StiltonServer, stilton_command
 from tests.support.upstream import FakeUpstream, Fault
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-WAIT = 60.0  # seconds: an upper bound on how long a wait may take, never a target
 
 
 @pytest.fixture
@@ -47,15 +46,6 @@ def add_mirror(server: StiltonServer, upstream: FakeUpstream, *extra: str) -> No
         "mirror", "add", "m", "--upstream", upstream.simple_url, "--index", "mirrored",
         *requirements, "--with-deps", *graph.TARGET, "--latest", "1", *extra,
     )  # fmt: skip
-
-
-def wait_for(check: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def page_files(server: StiltonServer, project: str) -> dict[str, object] | None:

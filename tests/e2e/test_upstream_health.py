@@ -6,8 +6,6 @@ mark it healthy. What reaches the upstream is counted, not timed."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +16,13 @@ from tests.support.dists import Dist
 from tests.support.server import StiltonServer
 from tests.support.uploads import basic_auth
 from tests.support.upstream import FakeUpstream, Fault, LoggedRequest
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 SETTINGS = {"upstream_unhealthy_after": "3", "upstream_retry_interval": "1"}
-WAIT = 60.0  # seconds a background write or retry may take to show (not a bound on speed)
 SAFETY_NET = 60.0  # seconds before a request is abandoned, so a hang fails instead of blocking
 REQUESTS = 20  # fresh connections, so that every worker is asked
-
-
-def wait_for(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT:.0f} s"
-        time.sleep(0.2)
 
 
 def fresh(server: StiltonServer) -> httpx.Client:

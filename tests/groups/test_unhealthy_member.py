@@ -5,7 +5,6 @@ wins, so a later member's project of that name is never served in its place."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -15,6 +14,7 @@ from stilton.runtime import Runtime
 from tests.groups.conftest import JSON, publish
 from tests.support.dists import Dist
 from tests.support.upstream import FakeUpstream, Fault, LoggedRequest
+from tests.support.waiting import wait_for
 
 MINE = Dist("acme-utils", "1.0")
 
@@ -28,10 +28,10 @@ def mark_unhealthy(client: TestClient, upstream: FakeUpstream) -> None:
     for name in ("one", "two", "three"):
         assert client.get(f"/pypi/simple/{name}/").status_code == 502
     # Each judgement is written to the database in the background; /-/ready reads it there.
-    deadline = time.monotonic() + 30.0
-    while client.get("/-/ready").json()["upstreams"]["pypi"]["healthy"] is not False:
-        assert time.monotonic() < deadline, "/-/ready never said the upstream is unhealthy"
-        time.sleep(0.05)
+    wait_for(
+        lambda: client.get("/-/ready").json()["upstreams"]["pypi"]["healthy"] is False,
+        "/-/ready saying so",
+    )
 
 
 def test_a_group_does_not_wait_for_an_unhealthy_member(

@@ -6,8 +6,6 @@ in its request log, not timed."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,9 @@ from starlette.testclient import TestClient
 from stilton.settings import Settings
 from tests.proxy.conftest import JSON, ProxyFactory
 from tests.support.upstream import FakeUpstream, Fault, LoggedRequest
+from tests.support.waiting import wait_for
 
 PAGE = "/up/simple/alpha/"
-WAIT = 30.0  # seconds a background retry may take to be seen (not a bound on speed)
 
 
 @pytest.fixture
@@ -39,13 +37,6 @@ def settings(tmp_path: Path, upstream: FakeUpstream, retry_interval: float) -> S
             "upstream_retry_interval": retry_interval,
         },
     )
-
-
-def wait_for(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT:.0f} s"
-        time.sleep(0.05)
 
 
 def file_urls(client: TestClient, page: str = PAGE) -> dict[str, str]:
