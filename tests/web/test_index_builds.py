@@ -22,9 +22,8 @@ from stilton.settings import Settings
 from stilton.web.app import create_app
 from stilton.web.state import WebState
 from tests.support.dists import Dist, write_wheel
-from tests.support.metrics import value
+from tests.support.metrics import scrape, value
 from tests.web.conftest import CLOSED_UPSTREAM
-from tests.web.test_metrics import scrape
 
 FRESH = Dist("fresh-pkg", "1.0")
 

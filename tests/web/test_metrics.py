@@ -14,18 +14,11 @@ from stilton.settings import Settings
 from stilton.web.app import create_app
 from stilton.web.metrics import route_kind
 from tests.support.dists import Dist
-from tests.support.metrics import Samples, parse_samples, value
+from tests.support.metrics import scrape, value
 from tests.support.uploads import basic_auth
 from tests.web.conftest import CLOSED_UPSTREAM, Uploader
 
 DIST = Dist("metered", "1.0")
-
-
-def scrape(client: TestClient, **headers: str) -> Samples:
-    response = client.get("/-/metrics", headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    return parse_samples(response.text)
 
 
 def test_counters_move_as_requests_are_made(client: TestClient, uploader: Uploader) -> None:
