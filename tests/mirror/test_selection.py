@@ -18,7 +18,7 @@ from stilton.mirror.config import FileFilters, MirrorConfig, parse_duration
 from stilton.mirror.requirements_files import read_requirements_file
 from stilton.mirror.selection import select_files
 from stilton.mirror.targets import Platform, Targets
-from stilton.upstream.pages import UpstreamFile
+from stilton.upstream.model import UpstreamFile
 
 PIP_FILE = """\
 # a comment

@@ -13,7 +13,7 @@ from stilton.core.filenames import PackageType
 from stilton.core.model import Digests
 from stilton.core.names import normalize_project_name
 from stilton.upstream.compact import decode_file, decode_page, encode_page
-from stilton.upstream.pages import UpstreamFile, UpstreamPage
+from stilton.upstream.model import UpstreamFile, UpstreamPage
 from tests.proxy.test_page_fuzz import FUZZ
 
 PROJECT = normalize_project_name("alpha")
@@ -40,7 +40,7 @@ def pages(draw: st.DrawFn) -> UpstreamPage:
         )
         for n in range(count)
     )
-    return UpstreamPage(PROJECT, files, serial=draw(st.none() | st.integers(0, 9)))
+    return UpstreamPage.of(PROJECT, files, serial=draw(st.none() | st.integers(0, 9)))
 
 
 @FUZZ

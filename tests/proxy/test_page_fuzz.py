@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from stilton.core.errors import UpstreamError
 from stilton.core.names import normalize_project_name
-from stilton.upstream.pages import UpstreamPage, parse_project_page
+from stilton.upstream.model import UpstreamPage
+from stilton.upstream.pages import parse_project_page
 
 PROJECT = normalize_project_name("alpha")
 PAGE_URL = "http://127.0.0.1:9/simple/alpha/"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from stilton.core.filenames import PackageType
 from stilton.core.names import IndexName, ProjectName
@@ -61,6 +63,32 @@ class DistributionFile:
         return self.digests.sha256
 
 
+FileT = TypeVar("FileT", bound=DistributionFile, covariant=True)
+
+
+class FileTable(Sequence[FileT]):
+    """The files of a page held as compact rows rather than objects (an upstream page may list
+    15,000): a page renders straight from the rows, and a file is looked up by name, without an
+    object per file; iterating gives the files as objects."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def find(self, filename: str) -> FileT | None:
+        """The file called ``filename``, if the table has it."""
+
+    @abstractmethod
+    def json_entries(self, index: IndexName) -> list[dict[str, object]]:
+        """The PEP 691 entries of every file, linked to ``index``."""
+
+
+def find_file(files: Sequence[DistributionFile], filename: str) -> DistributionFile | None:
+    """The first of ``files`` called ``filename``."""
+    if isinstance(files, FileTable):
+        return files.find(filename)
+    return next((file for file in files if file.filename == filename), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Release:
     """A version of a project and the core metadata of its first upload."""
@@ -78,7 +106,7 @@ class ProjectDetail:
     index: IndexName
     name: ProjectName
     display_name: str
-    files: tuple[DistributionFile, ...]
+    files: Sequence[DistributionFile]  # a tuple, or a proxy page's FileTable
     versions: tuple[str, ...]
     status: ProjectStatus = ProjectStatus.ACTIVE
     status_reason: str | None = None

@@ -6,13 +6,19 @@ Both are the inverse of what ``pypi_simple`` parses, and are tested by round tri
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
 import orjson
 
-from stilton.core.model import DistributionFile, ProjectDetail, ProjectStatus, ProjectSummary
+from stilton.core.model import (
+    DistributionFile,
+    FileTable,
+    ProjectDetail,
+    ProjectStatus,
+    ProjectSummary,
+)
 from stilton.core.names import IndexName
 from stilton.core.urls import file_path
 
@@ -92,7 +98,7 @@ def _status_meta(detail: ProjectDetail) -> str:
     return meta
 
 
-def _served_files(detail: ProjectDetail) -> tuple[DistributionFile, ...]:
+def _served_files(detail: ProjectDetail) -> Sequence[DistributionFile]:
     # PEP 792: an index MUST NOT offer any file of a quarantined project.
     return () if detail.status is ProjectStatus.QUARANTINED else detail.files
 
@@ -103,35 +109,62 @@ def render_project_detail_html(detail: ProjectDetail) -> bytes:
     return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
 
 
-def _metadata_json(file: DistributionFile) -> object:
-    if not file.has_metadata:
-        return False
-    return {"sha256": file.metadata_sha256} if file.metadata_sha256 else True
+def file_json(
+    index: IndexName,
+    filename: str,
+    sha256: str,
+    size: int | None,
+    upload_time: datetime | str | None,
+    requires_python: str | None,
+    yanked: bool | str,
+    metadata: bool | str,
+    provenance_url: str | None,
+) -> dict[str, object]:
+    """A file's PEP 691 entry. ``yanked`` is False, True or the reason; ``metadata`` is False,
+    True or the metadata's sha256; ``upload_time`` is a datetime in UTC, or the text orjson
+    writes for one (``JSON_OPTIONS``)."""
+    core_metadata = {"sha256": metadata} if metadata.__class__ is str else metadata
+    document: dict[str, object] = {
+        "filename": filename,
+        "url": file_path(index, sha256, filename),
+        "hashes": {"sha256": sha256},
+        # PEP 714: "core-metadata", plus PyPI's legacy twin; never "dist-info-metadata",
+        # which crashes pip 22.3-23.1.
+        "core-metadata": core_metadata,
+        "data-dist-info-metadata": core_metadata,
+        "yanked": yanked,
+    }
+    if size is not None:
+        document["size"] = size
+    if upload_time is not None:
+        document["upload-time"] = upload_time
+    if requires_python:
+        document["requires-python"] = requires_python
+    if provenance_url:
+        document["provenance"] = provenance_url
+    return document
 
 
 def _file_json(index: IndexName, file: DistributionFile) -> dict[str, object]:
-    metadata = _metadata_json(file)
-    yanked: object = (file.yanked_reason or True) if file.yanked else False
-    document: dict[str, object] = {
-        "filename": file.filename,
-        "url": file_path(index, file.sha256, file.filename),
-        "hashes": {"sha256": file.sha256},
-        # PEP 714: "core-metadata", plus PyPI's legacy twin; never "dist-info-metadata",
-        # which crashes pip 22.3-23.1.
-        "core-metadata": metadata,
-        "data-dist-info-metadata": metadata,
-        "yanked": yanked,
-    }
-    if file.size is not None:
-        document["size"] = file.size
-    if file.upload_time is not None:
-        moment = file.upload_time
-        document["upload-time"] = moment.astimezone(UTC) if moment.utcoffset() else moment
-    if file.requires_python:
-        document["requires-python"] = file.requires_python
-    if file.provenance_url:
-        document["provenance"] = file.provenance_url
-    return document
+    moment = file.upload_time
+    return file_json(
+        index,
+        file.filename,
+        file.sha256,
+        file.size,
+        moment.astimezone(UTC) if moment is not None and moment.utcoffset() else moment,
+        file.requires_python,
+        (file.yanked_reason or True) if file.yanked else False,
+        (file.metadata_sha256 or True) if file.has_metadata else False,
+        file.provenance_url,
+    )
+
+
+def _files_json(detail: ProjectDetail) -> list[dict[str, object]]:
+    files = _served_files(detail)
+    if isinstance(files, FileTable):
+        return files.json_entries(detail.index)  # without an object per file
+    return [_file_json(detail.index, file) for file in files]
 
 
 def render_project_detail_json(detail: ProjectDetail) -> bytes:
@@ -143,6 +176,6 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "name": detail.name,
         "project-status": status,
         "versions": list(detail.versions),
-        "files": [_file_json(detail.index, file) for file in _served_files(detail)],
+        "files": _files_json(detail),
     }
     return orjson.dumps(document, option=JSON_OPTIONS)

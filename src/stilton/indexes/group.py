@@ -12,10 +12,7 @@ from collections.abc import Iterable, Sequence
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.groups import GroupRule, combine, plan_for
-from stilton.core.model import (
-    IndexKind,
-    ProjectSummary,
-)
+from stilton.core.model import IndexKind, ProjectSummary, find_file
 from stilton.core.names import IndexName, ProjectName
 from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
 from stilton.storage.catalog import IndexRecord
@@ -98,14 +95,13 @@ class GroupIndex:
             project = parse_distribution_filename(filename).project
         except InvalidInput as exc:
             raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
-        taken: set[str] = set()
         for member, view in await self.resolve(project):
-            for file in view.detail.files:
-                if file.filename in taken:
-                    continue
-                taken.add(file.filename)
-                if file.filename == filename and file.sha256 == sha256:
+            # The first member that lists the filename serves it, or none does.
+            file = find_file(view.detail.files, filename)
+            if file is not None:
+                if file.sha256 == sha256:
                     return member
+                break
         raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:

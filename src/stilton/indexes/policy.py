@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
-from stilton.core.model import IndexKind, ProjectDetail
+from stilton.core.model import IndexKind, ProjectDetail, find_file
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.policies import Policy
 from stilton.core.versions import version_sort_key
@@ -79,9 +79,8 @@ class PolicyIndex:
         except InvalidInput as exc:
             raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
         view = await self.find_project(project)
-        if view is None or not any(
-            f.filename == filename and f.sha256 == sha256 for f in view.detail.files
-        ):
+        file = find_file(view.detail.files, filename) if view is not None else None
+        if file is None or file.sha256 != sha256:
             raise NotFound(f"{filename!r} is not offered by index {self.name!r} (its policy).")
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:

@@ -55,7 +55,7 @@ from stilton.storage.database import Database
 from stilton.storage.leases import Leases
 from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
-from stilton.upstream.pages import UpstreamFile
+from stilton.upstream.model import UpstreamFile
 
 logger = logging.getLogger("stilton.proxy")
 
@@ -153,7 +153,7 @@ class ProxyIndex:
         fresh_for: float | None = None,
         stale: Staleness | None = None,
     ) -> ProjectView:
-        missing = [f for f in known.page.files if not f.sha256 and not known.file_learnt(f)]
+        missing = known.unhashed()
         if missing and not self.config.offline:
             await self._compute_missing_digests(missing)
             known = await self.pages.known(name) or known
@@ -174,8 +174,8 @@ class ProxyIndex:
 
     def _detail(self, known: KnownPage) -> ProjectDetail:
         page = known.page
-        served = tuple(f for f in known.files() if f.sha256)
-        versions = set(page.versions) | {f.version for f in served}
+        served = known.served()
+        versions = set(page.versions) | served.versions()
         return ProjectDetail(
             index=self.name,
             name=page.project,

@@ -35,7 +35,7 @@ from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts
 from stilton.upstream.client import UpstreamClient
 from stilton.upstream.downloads import Transfer, Transfers
-from stilton.upstream.pages import UpstreamFile
+from stilton.upstream.model import UpstreamFile
 from stilton.upstream.remote_wheel import fetch_wheel_metadata
 
 logger = logging.getLogger("stilton.proxy")

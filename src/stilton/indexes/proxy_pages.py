@@ -17,13 +17,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 
 from anyio import to_thread
 
-from stilton.core.model import Digests, ProjectDetail
+from stilton.core.model import ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamConfig, UpstreamFormat
@@ -38,7 +37,8 @@ from stilton.storage.leases import Leases
 from stilton.storage.upstream_cache import FileFacts, StoredPage
 from stilton.upstream.client import PageResponse, UpstreamClient, Validators
 from stilton.upstream.compact import decode_file, decode_page, encode_page
-from stilton.upstream.pages import UpstreamFile, UpstreamPage, parse_project_page
+from stilton.upstream.model import PageFiles, UpstreamFile, UpstreamPage, file_of, learnt_row
+from stilton.upstream.pages import parse_project_page
 
 logger = logging.getLogger("stilton.proxy")
 
@@ -53,7 +53,6 @@ class KnownPage:
     """An upstream page as this process knows it, with what was learnt about its files."""
 
     __slots__ = (
-        "_by_name",
         "_detail",
         "checked_at",
         "etag",
@@ -79,7 +78,6 @@ class KnownPage:
         self.fetched_at = fetched_at
         self.checked_at = checked_at
         self.facts = facts
-        self._by_name: dict[str, UpstreamFile] | None = None
         self._detail: ProjectDetail | None = None
 
     def detail(self, build: Callable[[KnownPage], ProjectDetail]) -> ProjectDetail:
@@ -103,32 +101,22 @@ class KnownPage:
         confirmed._detail = self._detail
         return confirmed
 
-    def files(self) -> tuple[UpstreamFile, ...]:
+    def files(self) -> PageFiles:
         """Every file, with what was learnt about it (a computed digest, metadata)."""
-        if not self.facts:
-            return self.page.files
-        return tuple(self._learnt(f) for f in self.page.files)
+        return self.page.files.learnt(self.facts)
+
+    def served(self) -> PageFiles:
+        """The files the proxy serves: those whose sha256 is known, given or learnt."""
+        return self.files().hashed()
 
     def file(self, filename: str) -> UpstreamFile | None:
-        if self._by_name is None:
-            self._by_name = {f.filename: f for f in self.page.files}
-        found = self._by_name.get(filename)
-        return self._learnt(found) if found is not None else None
+        row = self.page.files.find_row(filename)
+        return file_of(learnt_row(row, self.facts.get(filename))) if row is not None else None
 
-    def file_learnt(self, file: UpstreamFile) -> bool:
-        """Whether the digest of a file the upstream gave none for was learnt."""
-        return file.filename in self.facts
-
-    def _learnt(self, file: UpstreamFile) -> UpstreamFile:
-        facts = self.facts.get(file.filename)
-        if facts is None or (file.sha256 and facts.sha256 != file.sha256):
-            return file  # nothing learnt, or learnt about other bytes
-        return replace(
-            file,
-            digests=Digests(facts.sha256),
-            size=file.size if file.size is not None else facts.size,
-            metadata_sha256=file.metadata_sha256 or facts.metadata_sha256,
-        )
+    def unhashed(self) -> list[UpstreamFile]:
+        """The files the upstream gave no sha256 for, and whose digest is not learnt yet."""
+        facts = self.facts
+        return [file_of(row) for row in self.page.files.rows if not row[3] and row[0] not in facts]
 
 
 class PageMemory:

@@ -21,7 +21,8 @@ from stilton.storage.blobs import BlobStore
 from stilton.storage.mirrors import FollowedPage
 from stilton.upstream.client import UpstreamClient, Validators
 from stilton.upstream.compact import decode_page, encode_page
-from stilton.upstream.pages import UpstreamFile, UpstreamPage, parse_project_page
+from stilton.upstream.model import UpstreamFile, UpstreamPage
+from stilton.upstream.pages import parse_project_page
 
 logger = logging.getLogger("stilton.mirror")
 

@@ -17,7 +17,7 @@ from stilton.mirror.report import SyncReport
 from stilton.mirror.store import MirrorStore
 from stilton.mirror.sync import Walk
 from stilton.storage.inventory import IndexedFile
-from stilton.upstream.pages import UpstreamPage
+from stilton.upstream.model import UpstreamPage
 
 
 class Propagation:

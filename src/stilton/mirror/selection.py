@@ -23,7 +23,7 @@ from stilton.core.filenames import PackageType, quick_kind
 from stilton.core.names import ProjectName
 from stilton.mirror.config import FileFilters
 from stilton.mirror.targets import Targets
-from stilton.upstream.pages import UpstreamFile
+from stilton.upstream.model import UpstreamFile
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from stilton.indexes.upload import check_filename, check_upload
 from stilton.storage import inventory, mirrors
 from stilton.storage.inventory import IndexedFile
 from stilton.storage.mirrors import FollowedPage, MirrorRecord
-from stilton.upstream.pages import UpstreamFile
+from stilton.upstream.model import UpstreamFile
 
 NOTE_BATCH = 64  # files noted as the mirror's per transaction
 

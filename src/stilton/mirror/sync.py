@@ -30,7 +30,7 @@ from stilton.mirror.selection import Selection, project_allowed, select_files
 from stilton.mirror.store import MirrorStore, requires_dist
 from stilton.mirror.targets import Targets
 from stilton.storage.inventory import IndexedFile
-from stilton.upstream.pages import UpstreamFile, UpstreamPage
+from stilton.upstream.model import UpstreamFile, UpstreamPage
 
 logger = logging.getLogger("stilton.mirror")
 HOST_HINT = (

@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stilton.core.errors import UpstreamError
 from stilton.core.filenames import FilenameMatcher, PackageType
-from stilton.core.model import Digests, DistributionFile, ProjectStatus
+from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.core.upstream import origin_of, redact_url
+from stilton.upstream.model import PageFiles, Row, UpstreamPage
 from stilton.upstream.page_formats import (
     RawLink,
     RawPage,
@@ -40,27 +40,6 @@ MAX_COUNT = 2**63 - 1  # sizes and serials are stored as 64-bit integers
 PARSE_ERRORS = (ValueError, KeyError, TypeError, RecursionError, AssertionError)
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamFile(DistributionFile):
-    """A file of an upstream page as a proxy serves it (so a page's files need no conversion:
-    a page may list 15,000), with where to fetch it and whether the upstream serves its core
-    metadata. Every wheel offers metadata (passed through, or extracted on first request).
-    A sha256 the upstream did not give is "" until the proxy learns it."""
-
-    url: str = ""  # absolute
-    upstream_metadata: bool = False  # the upstream serves PEP 658 metadata at url + .metadata
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamPage:
-    project: ProjectName
-    files: tuple[UpstreamFile, ...]
-    serial: int | None = None
-    status: ProjectStatus = ProjectStatus.ACTIVE
-    status_reason: str | None = None
-    versions: tuple[str, ...] = field(default_factory=tuple)
-
-
 class _Links:
     """Turns a page's links into the files a proxy offers: only wheels and sdists of this very
     project, at http(s) URLs. Origins and names repeat across a page, so each is checked once."""
@@ -78,8 +57,8 @@ class _Links:
             known = self._origins[key] = origin_of(url) is not None
         return known
 
-    def from_json(self, entry: object, join: Callable[[str], str]) -> UpstreamFile | None:
-        """A PEP 691 file entry, read in one pass (a page may hold 15,000 of them)."""
+    def from_json(self, entry: object, join: Callable[[str], str]) -> Row | None:
+        """A PEP 691 file entry, read in one pass into a row (a page may hold 15,000)."""
         if type(entry) is not dict:
             return None
         filename, url = entry.get("filename"), entry.get("url")
@@ -91,57 +70,48 @@ class _Links:
         url = join(url)
         if not self._http(url):
             return None
-        version, packagetype, python_version = kind
-        wheel = packagetype is PackageType.WHEEL
+        wheel = kind[1] is PackageType.WHEEL
         hashes = entry.get("hashes")
         metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
         yanked = entry.get("yanked", False)
         provenance = entry.get("provenance")
-        return UpstreamFile(
+        return [
             filename,
-            version,
-            packagetype,
-            python_version,
+            url,
+            kind[0],
+            (_sha256(hashes) or None) if type(hashes) is dict else None,
             _count(entry.get("size")),
-            Digests(_sha256(hashes) if type(hashes) is dict else ""),
             _time(entry.get("upload-time")),
             _text(entry.get("requires-python")),
-            yanked is True or (type(yanked) is str),
-            _text(yanked) if type(yanked) is str else None,
-            wheel,
-            _sha256(metadata) or None if wheel and type(metadata) is dict else None,
-            None,
+            (_text(yanked) or True) if yanked is True or type(yanked) is str else False,
+            _metadata(metadata) if wheel else False,
             provenance if type(provenance) is str and origin_of(provenance) else None,
-            url,
-            wheel and (metadata is True or type(metadata) is dict),
-        )
+        ]
 
-    def file(self, link: RawLink) -> UpstreamFile | None:
+    def from_link(self, link: RawLink) -> Row | None:
         kind = self.filenames.kind(link.filename)
         if kind is None or not self._http(link.url):
             return None
-        version, packagetype, python_version = kind
-        wheel = packagetype is PackageType.WHEEL
-        metadata = link.metadata
         provenance = link.provenance
-        return UpstreamFile(
+        return [
             link.filename,
-            version,
-            packagetype,
-            python_version,
+            link.url,
+            kind[0],
+            _sha256(link.hashes) or None,
             _count(link.size),
-            Digests(_sha256(link.hashes)),
             _time(link.upload_time),
             _text(link.requires_python),
-            link.yanked is not False,
-            _text(link.yanked) if isinstance(link.yanked, str) else None,
-            wheel,
-            _sha256(metadata) or None if wheel and isinstance(metadata, dict) else None,
-            None,
+            (_text(link.yanked) or True) if link.yanked is not False else False,
+            _metadata(link.metadata) if kind[1] is PackageType.WHEEL else False,
             provenance if provenance and origin_of(provenance) else None,
-            link.url,
-            metadata is not False and wheel,
-        )
+        ]
+
+
+def _metadata(value: object) -> bool | str:
+    """PEP 658/714 as the upstream says it: False (not served), True, or its sha256."""
+    if type(value) is dict:
+        return _sha256(value) or True
+    return value is True
 
 
 def _time(value: object) -> datetime | None:
@@ -183,24 +153,26 @@ def _text(value: object) -> str | None:
     return value.replace("\x00", "") or None
 
 
-def _unique(files: Iterable[UpstreamFile], url: str) -> tuple[UpstreamFile, ...]:
+def _unique(rows: Iterable[Row], url: str) -> list[Row]:
     """One file per filename (the database, and every client, expect no more). A repeated link
     that agrees with the first, or lacks a sha256, is dropped and the first kept. Links that
     disagree on the sha256 are all dropped: there is no telling which bytes are meant, and
     offering either could serve the wrong ones."""
-    first: dict[str, UpstreamFile] = {}
+    first: dict[str, Row] = {}
     conflicting: set[str] = set()
-    for file in files:
-        kept = first.setdefault(file.filename, file)
-        if kept is not file and kept.sha256 and file.sha256 and kept.sha256 != file.sha256:
-            conflicting.add(file.filename)
+    for row in rows:
+        kept = first.setdefault(row[0], row)
+        if kept is not row and kept[3] and row[3] and kept[3] != row[3]:
+            conflicting.add(row[0])
     for filename in sorted(conflicting):
         logger.warning(
             "dropping %s: the upstream page %s links it with different sha256 digests",
             filename,
             redact_url(url),
         )
-    return tuple(f for name, f in first.items() if name not in conflicting)
+    if not conflicting:
+        return list(first.values())
+    return [row for name, row in first.items() if name not in conflicting]
 
 
 def _status(raw: str | None) -> ProjectStatus:
@@ -221,7 +193,7 @@ def parse_project_page(
         raise _unparsable(url, exc) from exc
     return UpstreamPage(
         project=project,
-        files=files,
+        files=PageFiles(files),
         serial=serial if serial is not None else _count(page.last_serial),
         status=_status(page.status),
         status_reason=_text(page.status_reason),
@@ -229,9 +201,7 @@ def parse_project_page(
     )
 
 
-def _read(
-    body: bytes, content_type: str, url: str, links: _Links
-) -> tuple[RawPage, tuple[UpstreamFile, ...]]:
+def _read(body: bytes, content_type: str, url: str, links: _Links) -> tuple[RawPage, list[Row]]:
     media_type = content_type.split(";")[0].strip().lower()
     if media_type in JSON_TYPES:
         page, entries = read_json_document(body)
@@ -239,7 +209,7 @@ def _read(
         files = (links.from_json(entry, join) for entry in entries)
     elif media_type in HTML_TYPES:
         page = read_html_page(body, url)
-        files = (links.file(link) for link in page.links)
+        files = (links.from_link(link) for link in page.links)
     else:
         raise UpstreamError(
             f"The upstream sent {content_type or 'no Content-Type'} for {redact_url(url)};"
