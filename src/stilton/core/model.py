@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -64,6 +64,12 @@ class DistributionFile:
 
 
 FileT = TypeVar("FileT", bound=DistributionFile, covariant=True)
+# What a page renders of a file: filename, sha256, size, upload time (a datetime in UTC, or the
+# text the JSON renderer writes for one), requires-python, yanked (False, True or the reason),
+# metadata (False, True or its sha256), provenance URL.
+FileFields = tuple[
+    str, str, int | None, datetime | str | None, str | None, bool | str, bool | str, str | None
+]
 
 
 class FileTable(Sequence[FileT]):
@@ -78,8 +84,8 @@ class FileTable(Sequence[FileT]):
         """The file called ``filename``, if the table has it."""
 
     @abstractmethod
-    def json_entries(self, index: IndexName) -> list[dict[str, object]]:
-        """The PEP 691 entries of every file, linked to ``index``."""
+    def fields(self) -> Iterator[FileFields]:
+        """What a page renders of each file."""
 
 
 def find_file(files: Sequence[DistributionFile], filename: str) -> DistributionFile | None:

@@ -14,6 +14,7 @@ import orjson
 
 from stilton.core.model import (
     DistributionFile,
+    FileFields,
     FileTable,
     ProjectDetail,
     ProjectStatus,
@@ -69,23 +70,35 @@ def render_project_list_json(projects: Iterable[ProjectSummary], last_serial: in
     return orjson.dumps(document)
 
 
-def _file_anchor(index: IndexName, file: DistributionFile) -> str:
-    href = f"{file_path(index, file.sha256, file.filename)}#sha256={file.sha256}"
+def file_anchor(
+    index: IndexName,
+    filename: str,
+    sha256: str,
+    size: int | None,
+    upload_time: datetime | str | None,
+    requires_python: str | None,
+    yanked: bool | str,
+    metadata: bool | str,
+    provenance_url: str | None,
+) -> str:
+    """A file's PEP 503 anchor, from its ``FileFields``."""
+    href = f"{file_path(index, sha256, filename)}#sha256={sha256}"
     attributes = [f'href="{escape(href)}"']
-    if file.requires_python:
+    if requires_python:
         # PEP 503: data-requires-python is HTML-escaped (">=" becomes "&gt;=").
-        attributes.append(f'data-requires-python="{escape(file.requires_python)}"')
-    if file.yanked:
+        attributes.append(f'data-requires-python="{escape(requires_python)}"')
+    if yanked is not False:
         # PEP 592: presence of the attribute is the signal; an empty value is a bare yank.
-        attributes.append(f'data-yanked="{escape(file.yanked_reason or "")}"')
-    if file.has_metadata:
+        reason = yanked if type(yanked) is str else ""
+        attributes.append(f'data-yanked="{escape(reason)}"')
+    if metadata is not False:
         # PEP 714 name, and the PEP 658 name with the same value for older clients. Absent,
         # never "false": pip takes any value but "true" or a hash as "present".
-        value = f"sha256={file.metadata_sha256}" if file.metadata_sha256 else "true"
+        value = f"sha256={metadata}" if type(metadata) is str else "true"
         attributes.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
-    if file.provenance_url:
-        attributes.append(f'data-provenance="{escape(file.provenance_url)}"')
-    return f"    <a {' '.join(attributes)}>{escape(file.filename)}</a><br />\n"
+    if provenance_url:
+        attributes.append(f'data-provenance="{escape(provenance_url)}"')
+    return f"    <a {' '.join(attributes)}>{escape(filename)}</a><br />\n"
 
 
 def _status_meta(detail: ProjectDetail) -> str:
@@ -105,7 +118,7 @@ def _served_files(detail: ProjectDetail) -> Sequence[DistributionFile]:
 
 def render_project_detail_html(detail: ProjectDetail) -> bytes:
     body = f"    <h1>Links for {escape(detail.name)}</h1>\n"
-    body += "".join(_file_anchor(detail.index, file) for file in _served_files(detail))
+    body += "".join(file_anchor(detail.index, *fields) for fields in _served_fields(detail))
     return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
 
 
@@ -120,10 +133,8 @@ def file_json(
     metadata: bool | str,
     provenance_url: str | None,
 ) -> dict[str, object]:
-    """A file's PEP 691 entry. ``yanked`` is False, True or the reason; ``metadata`` is False,
-    True or the metadata's sha256; ``upload_time`` is a datetime in UTC, or the text orjson
-    writes for one (``JSON_OPTIONS``)."""
-    core_metadata = {"sha256": metadata} if metadata.__class__ is str else metadata
+    """A file's PEP 691 entry, from its ``FileFields``."""
+    core_metadata = {"sha256": metadata} if type(metadata) is str else metadata
     document: dict[str, object] = {
         "filename": filename,
         "url": file_path(index, sha256, filename),
@@ -145,10 +156,9 @@ def file_json(
     return document
 
 
-def _file_json(index: IndexName, file: DistributionFile) -> dict[str, object]:
+def file_fields(file: DistributionFile) -> FileFields:
     moment = file.upload_time
-    return file_json(
-        index,
+    return (
         file.filename,
         file.sha256,
         file.size,
@@ -160,11 +170,11 @@ def _file_json(index: IndexName, file: DistributionFile) -> dict[str, object]:
     )
 
 
-def _files_json(detail: ProjectDetail) -> list[dict[str, object]]:
+def _served_fields(detail: ProjectDetail) -> Iterable[FileFields]:
     files = _served_files(detail)
     if isinstance(files, FileTable):
-        return files.json_entries(detail.index)  # without an object per file
-    return [_file_json(detail.index, file) for file in files]
+        return files.fields()  # without an object per file
+    return map(file_fields, files)
 
 
 def render_project_detail_json(detail: ProjectDetail) -> bytes:
@@ -176,6 +186,6 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "name": detail.name,
         "project-status": status,
         "versions": list(detail.versions),
-        "files": _files_json(detail),
+        "files": [file_json(detail.index, *fields) for fields in _served_fields(detail)],
     }
     return orjson.dumps(document, option=JSON_OPTIONS)

@@ -21,9 +21,8 @@ from typing import Any, Protocol, overload
 import orjson
 
 from stilton.core.filenames import PackageType, quick_kind
-from stilton.core.model import Digests, DistributionFile, FileTable, ProjectStatus
-from stilton.core.names import IndexName, ProjectName
-from stilton.core.render_simple import file_json
+from stilton.core.model import Digests, DistributionFile, FileFields, FileTable, ProjectStatus
+from stilton.core.names import ProjectName
 
 Row = list[Any]
 # How rows are written as JSON: a datetime as render_simple writes it, so that a row read back
@@ -171,20 +170,14 @@ class PageFiles(FileTable[UpstreamFile]):
     def versions(self) -> set[str]:
         return {row[2] for row in self.rows}
 
-    def json_entries(self, index: IndexName) -> list[dict[str, object]]:
-        entries = []
+    def fields(self) -> Iterator[FileFields]:
         for row in self.rows:
             filename, metadata = row[0], row[8]
             if type(metadata) is not str:
                 # Every wheel's metadata is served (extracted where the upstream has none).
                 learnt = row[10] if len(row) > 10 else None
                 metadata = filename.endswith(".whl") and (learnt or True)
-            entries.append(
-                file_json(
-                    index, filename, row[3] or "", row[4], row[5], row[6], row[7], metadata, row[9]
-                )
-            )
-        return entries
+            yield filename, row[3] or "", row[4], row[5], row[6], row[7], metadata, row[9]
 
 
 @dataclass(frozen=True, slots=True)
