@@ -19,7 +19,13 @@ from stilton.core.names import IndexName, normalize_project_name
 from stilton.core.render_simple import render_project_detail_html, render_project_detail_json
 from stilton.storage.upstream_cache import FileFacts
 from stilton.upstream.compact import decode_file, decode_page, encode_page
-from stilton.upstream.model import PageFiles, UpstreamFile, UpstreamPage, learnt_row
+from stilton.upstream.model import (
+    SCANS_BEFORE_INDEXING,
+    PageFiles,
+    UpstreamFile,
+    UpstreamPage,
+    learnt_row,
+)
 from tests.proxy.test_page_fuzz import FUZZ
 
 PROJECT = normalize_project_name("alpha")
@@ -180,8 +186,11 @@ def test_a_file_is_found_by_name_in_rows_as_in_objects() -> None:
         )
         for n in range(3)
     ]
-    table = PageFiles.of(files)
-    for file in files:
-        assert find_file(table, file.filename) == file == find_file(tuple(files), file.filename)
-    assert find_file(table, "alpha-9.0.tar.gz") is None
+    # A name listed twice is the first one, whether the table scans or has indexed its rows.
+    twin = replace(files[1], url="http://127.0.0.1:9/twin")
+    table = PageFiles.of([*files, twin])
+    for _ in range(SCANS_BEFORE_INDEXING + 1):
+        for file in files:
+            assert find_file(table, file.filename) == file == find_file(tuple(files), file.filename)
+        assert find_file(table, "alpha-9.0.tar.gz") is None
     assert find_file(tuple(files), "alpha-9.0.tar.gz") is None

@@ -28,6 +28,7 @@ Row = list[Any]
 # How rows are written as JSON: a datetime as render_simple writes it, so that a row read back
 # renders the same bytes as the row it was written from.
 ROW_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+SCANS_BEFORE_INDEXING = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +108,13 @@ def learnt_row(row: Row, learnt: Learnt | None) -> Row:
 class PageFiles(FileTable[UpstreamFile]):
     """The files of an upstream page, as rows."""
 
-    __slots__ = ("_by_name", "_files", "rows")
+    __slots__ = ("_by_name", "_files", "_searches", "rows")
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
         self._files: tuple[UpstreamFile, ...] | None = None
         self._by_name: dict[str, Row] | None = None
+        self._searches = 0
 
     @classmethod
     def of(cls, files: Iterable[UpstreamFile]) -> PageFiles:
@@ -148,8 +150,13 @@ class PageFiles(FileTable[UpstreamFile]):
         return f"PageFiles({list(self.files())!r})"
 
     def find_row(self, filename: str) -> Row | None:
+        # A page is searched a few times (a file and its metadata, through a group and then
+        # its member): scanning costs less than indexing 15,000 rows until it is searched more.
         if self._by_name is None:
-            self._by_name = {row[0]: row for row in self.rows}
+            self._searches += 1
+            if self._searches <= SCANS_BEFORE_INDEXING:
+                return next((row for row in self.rows if row[0] == filename), None)
+            self._by_name = {row[0]: row for row in reversed(self.rows)}  # the first one wins
         return self._by_name.get(filename)
 
     def find(self, filename: str) -> UpstreamFile | None:
