@@ -70,18 +70,11 @@ def render_project_list_json(projects: Iterable[ProjectSummary], last_serial: in
     return orjson.dumps(document)
 
 
-def file_anchor(
-    index: IndexName,
-    filename: str,
-    sha256: str,
-    size: int | None,
-    upload_time: datetime | str | None,
-    requires_python: str | None,
-    yanked: bool | str,
-    metadata: bool | str,
-    provenance_url: str | None,
-) -> str:
-    """A file's PEP 503 anchor, from its ``FileFields``."""
+def file_anchor(index: IndexName, fields: FileFields) -> str:
+    """A file's PEP 503 anchor."""
+    filename, sha256, _size, _upload_time, requires_python, yanked, metadata, provenance_url = (
+        fields
+    )
     href = f"{file_path(index, sha256, filename)}#sha256={sha256}"
     attributes = [f'href="{escape(href)}"']
     if requires_python:
@@ -118,22 +111,13 @@ def _served_files(detail: ProjectDetail) -> Sequence[DistributionFile]:
 
 def render_project_detail_html(detail: ProjectDetail) -> bytes:
     body = f"    <h1>Links for {escape(detail.name)}</h1>\n"
-    body += "".join(file_anchor(detail.index, *fields) for fields in _served_fields(detail))
+    body += "".join(file_anchor(detail.index, fields) for fields in _served_fields(detail))
     return _html_page(f"Links for {detail.name}", _status_meta(detail), body)
 
 
-def file_json(
-    index: IndexName,
-    filename: str,
-    sha256: str,
-    size: int | None,
-    upload_time: datetime | str | None,
-    requires_python: str | None,
-    yanked: bool | str,
-    metadata: bool | str,
-    provenance_url: str | None,
-) -> dict[str, object]:
-    """A file's PEP 691 entry, from its ``FileFields``."""
+def file_json(index: IndexName, fields: FileFields) -> dict[str, object]:
+    """A file's PEP 691 entry."""
+    filename, sha256, size, upload_time, requires_python, yanked, metadata, provenance_url = fields
     core_metadata = {"sha256": metadata} if type(metadata) is str else metadata
     document: dict[str, object] = {
         "filename": filename,
@@ -186,6 +170,6 @@ def render_project_detail_json(detail: ProjectDetail) -> bytes:
         "name": detail.name,
         "project-status": status,
         "versions": list(detail.versions),
-        "files": [file_json(detail.index, *fields) for fields in _served_fields(detail)],
+        "files": [file_json(detail.index, fields) for fields in _served_fields(detail)],
     }
     return orjson.dumps(document, option=JSON_OPTIONS)
