@@ -189,6 +189,9 @@ class PageFiles(FileTable[UpstreamFile]):
 
 @dataclass(frozen=True, slots=True)
 class UpstreamPage:
+    """An upstream project page: its files, and what it says of the project (PEP 700 versions,
+    PEP 792 status)."""
+
     project: ProjectName
     files: PageFiles
     serial: int | None = None
