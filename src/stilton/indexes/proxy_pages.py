@@ -54,6 +54,7 @@ class KnownPage:
 
     __slots__ = (
         "_detail",
+        "_unhashed",
         "checked_at",
         "etag",
         "facts",
@@ -79,6 +80,7 @@ class KnownPage:
         self.checked_at = checked_at
         self.facts = facts
         self._detail: ProjectDetail | None = None
+        self._unhashed: list[UpstreamFile] | None = None
 
     def detail(self, build: Callable[[KnownPage], ProjectDetail]) -> ProjectDetail:
         """The page as a project detail, built once (a page may list 15,000 files)."""
@@ -99,6 +101,7 @@ class KnownPage:
             fetched_at=self.fetched_at, checked_at=when, facts=self.facts,
         )  # fmt: skip
         confirmed._detail = self._detail
+        confirmed._unhashed = self._unhashed
         return confirmed
 
     def files(self) -> PageFiles:
@@ -114,9 +117,13 @@ class KnownPage:
         return file_of(learnt_row(row, self.facts.get(filename))) if row is not None else None
 
     def unhashed(self) -> list[UpstreamFile]:
-        """The files the upstream gave no sha256 for, and whose digest is not learnt yet."""
-        facts = self.facts
-        return [file_of(row) for row in self.page.files.rows if not row[3] and row[0] not in facts]
+        """The files the upstream gave no sha256 for, and whose digest is not learnt yet
+        (found once: every lookup of the page asks)."""
+        if self._unhashed is None:
+            facts = self.facts
+            rows = self.page.files.rows
+            self._unhashed = [file_of(row) for row in rows if not row[3] and row[0] not in facts]
+        return self._unhashed
 
 
 class PageMemory:
