@@ -9,13 +9,16 @@ import json
 import re
 from typing import Any
 
+import orjson
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stilton.core.errors import UpstreamError
 from stilton.core.names import normalize_project_name
-from stilton.upstream.model import UpstreamPage
-from stilton.upstream.pages import parse_project_page
+from stilton.upstream.model import ROW_JSON, UpstreamPage
+from stilton.upstream.page_formats import read_typed_json_document
+from stilton.upstream.pages import parse_project_page, read_json
 
 PROJECT = normalize_project_name("alpha")
 PAGE_URL = "http://127.0.0.1:9/simple/alpha/"
@@ -92,7 +95,17 @@ def json_files(draw: st.DrawFn) -> dict[str, Any]:
     }
     optional = {
         "size": st.integers(-1, 2**64),
-        "upload-time": st.just("2024-01-01T00:00:00Z"),
+        "upload-time": st.sampled_from(
+            [
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:00:00.123456Z",
+                "2024-01-01T01:30:00.5+01:30",
+                "2024-01-01T00:00:00",  # no zone: UTC
+                "2024-02-30T00:00:00Z",
+                "yesterday",
+                "",
+            ]
+        ),
         "yanked": st.one_of(st.booleans(), st.text(max_size=10)),
         "requires-python": st.text(max_size=10),
         "core-metadata": st.one_of(st.booleans(), st.fixed_dictionaries({"sha256": digests})),
@@ -151,6 +164,9 @@ raw_bodies = st.one_of(
     st.integers(1, 200_000).map(lambda depth: b"[" * depth + b"]" * depth),
     st.integers(1, 200_000).map(lambda depth: b'{"a":' * depth),
     st.just(b'{"meta": {"api-version": "1.0"}, "name": "alpha", "files": [' + b"9" * 5000 + b"]}"),
+    st.integers(1, 200_000).map(  # deep in a key no reader reads
+        lambda depth: b'{"files": [], "x": ' + b"[" * depth + b"]" * depth + b"}"
+    ),
 )
 
 
@@ -183,6 +199,26 @@ def assert_safe(page: UpstreamPage) -> None:
 @given(json_pages())
 def test_json_pages_parse_or_fail_cleanly(body: bytes) -> None:
     check(body, JSON_TYPE)
+
+
+@FUZZ
+@given(json_pages())
+def test_typed_and_lenient_json_reading_agree(body: bytes) -> None:
+    """msgspec types a page only when every value has its specified type; whatever page it
+    takes, the rows are those of reading it field by field."""
+    try:
+        lenient = read_json(body, PAGE_URL, PROJECT, typed=False)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            read_json(body, PAGE_URL, PROJECT)
+        return
+    typed = read_json(body, PAGE_URL, PROJECT)
+    assert orjson.dumps(typed[1], option=ROW_JSON) == orjson.dumps(lenient[1], option=ROW_JSON)
+    facts = ("versions", "last_serial", "status", "status_reason")
+    assert [getattr(typed[0], fact) for fact in facts] == [
+        getattr(lenient[0], fact) for fact in facts
+    ]
+    event(f"typed: {read_typed_json_document(body) is not None}")
 
 
 @FUZZ

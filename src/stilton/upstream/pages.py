@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from msgspec import UNSET
+
 from stilton.core.errors import UpstreamError
 from stilton.core.filenames import FilenameMatcher, PackageType
 from stilton.core.model import ProjectStatus
@@ -21,11 +23,13 @@ from stilton.core.names import ProjectName
 from stilton.core.upstream import origin_of, redact_url
 from stilton.upstream.model import PageFiles, Row, UpstreamPage
 from stilton.upstream.page_formats import (
+    JsonFile,
     RawLink,
     RawPage,
     joiner,
     read_html_page,
     read_json_document,
+    read_typed_json_document,
 )
 
 logger = logging.getLogger("stilton.upstream")
@@ -86,6 +90,36 @@ class _Links:
             (_text(yanked) or True) if yanked is True or type(yanked) is str else False,
             _metadata(metadata) if wheel else False,
             provenance if type(provenance) is str and origin_of(provenance) else None,
+        ]
+
+    def from_typed(self, entry: JsonFile, join: Callable[[str], str]) -> Row | None:
+        """A PEP 691 file entry that msgspec has typed: ``from_json`` without the type checks."""
+        filename = entry.filename
+        kind = self.filenames.kind(filename)
+        if kind is None:
+            return None
+        url = join(entry.url)
+        if not self._http(url):
+            return None
+        metadata = entry.core_metadata
+        if metadata is UNSET:
+            metadata = entry.dist_info_metadata
+        moment = entry.upload_time
+        if moment is not None and moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        yanked = entry.yanked
+        provenance = entry.provenance
+        return [
+            filename,
+            url,
+            kind[0],
+            _sha256(entry.hashes) or None,
+            _count(entry.size),
+            moment,
+            _text(entry.requires_python),
+            (_text(yanked) or True) if type(yanked) is str else yanked,
+            _metadata(metadata) if kind[1] is PackageType.WHEEL else False,
+            provenance if provenance and self._http(provenance) else None,
         ]
 
     def from_link(self, link: RawLink) -> Row | None:
@@ -186,9 +220,8 @@ def parse_project_page(
     project: ProjectName, body: bytes, content_type: str, url: str, serial: int | None
 ) -> UpstreamPage:
     """Parse by the Content-Type the upstream declared; refuse anything else."""
-    links = _Links(project)
     try:
-        page, files = _read(body, content_type, url, links)
+        page, files = _read(body, content_type, url, project)
     except PARSE_ERRORS as exc:
         raise _unparsable(url, exc) from exc
     return UpstreamPage(
@@ -201,20 +234,37 @@ def parse_project_page(
     )
 
 
-def _read(body: bytes, content_type: str, url: str, links: _Links) -> tuple[RawPage, list[Row]]:
+def _read(
+    body: bytes, content_type: str, url: str, project: ProjectName
+) -> tuple[RawPage, list[Row]]:
     media_type = content_type.split(";")[0].strip().lower()
     if media_type in JSON_TYPES:
-        page, entries = read_json_document(body)
-        join = joiner(url)
-        files = (links.from_json(entry, join) for entry in entries)
-    elif media_type in HTML_TYPES:
+        return read_json(body, url, project)
+    if media_type in HTML_TYPES:
         page = read_html_page(body, url)
+        links = _Links(project)
         files = (links.from_link(link) for link in page.links)
+        return page, _unique((f for f in files if f is not None), url)
+    raise UpstreamError(
+        f"The upstream sent {content_type or 'no Content-Type'} for {redact_url(url)};"
+        " expected a Simple API page (JSON or HTML)."
+    )
+
+
+def read_json(
+    body: bytes, url: str, project: ProjectName, *, typed: bool = True
+) -> tuple[RawPage, list[Row]]:
+    """A PEP 691 page's facts and rows: typed by msgspec where every value has its specified
+    type, else (or with ``typed=False``) read field by field; either way the same rows."""
+    links = _Links(project)
+    join = joiner(url)
+    read = read_typed_json_document(body) if typed else None
+    if read is not None:
+        page, typed_entries = read
+        files = (links.from_typed(entry, join) for entry in typed_entries)
     else:
-        raise UpstreamError(
-            f"The upstream sent {content_type or 'no Content-Type'} for {redact_url(url)};"
-            " expected a Simple API page (JSON or HTML)."
-        )
+        page, entries = read_json_document(body)
+        files = (links.from_json(entry, join) for entry in entries)
     return page, _unique((f for f in files if f is not None), url)
 
 
