@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -173,6 +174,7 @@ def test_json_carries_pep_700_fields() -> None:
         (datetime(2024, 1, 17, 16, 53, 12, tzinfo=UTC), "2024-01-17T16:53:12Z"),
         (datetime(2024, 1, 17, 16, 53, 12, 5), "2024-01-17T16:53:12.000005Z"),  # naive: UTC
         (datetime.fromisoformat("2024-01-17T18:53:12.5+02:00"), "2024-01-17T16:53:12.500000Z"),
+        (datetime(2024, 1, 17, 16, 53, 12, tzinfo=ZoneInfo("UTC")), "2024-01-17T16:53:12Z"),
     ],
 )
 def test_upload_times_are_utc_in_the_pep_700_form(moment: datetime, written: str) -> None:
