@@ -20,7 +20,7 @@ from typing import Any
 from bench import corpus as corpora
 from bench.corpus import Corpus
 from bench.install_probe import Installer, Outcome, Tool, measure_install
-from bench.measure import clean_environ, find_uv, machine_facts
+from bench.measure import clean_environ, find_uv, install_scratch, machine_facts
 from bench.page_sizes import SIZES_PATH, parse_sizes
 from bench.proxy_install import git_revision
 from bench.realsize_report import (
@@ -65,13 +65,18 @@ class Bench:
     upstream: NginxUpstream
     workdir: Path
     problems: list[str]
+    environ: Mapping[str, str]  # the servers'
+    venvs: Path
 
     def install(
         self, tool: Tool, label: str, index_url: str, pid: int, log: Path | None = None
     ) -> Outcome:
-        venv = self.workdir / "venvs" / label.replace(" ", "-")
+        venv = self.venvs / label.replace(" ", "-")
         access_log = self.upstream.access_log
-        return measure_install(self.installer, tool, venv, index_url, pid, access_log, log)
+        try:
+            return measure_install(self.installer, tool, venv, index_url, pid, access_log, log)
+        finally:
+            shutil.rmtree(venv, ignore_errors=True)
 
 
 def load(options: Options, workdir: Path, environ: Mapping[str, str]) -> tuple[Corpus, Tree]:
@@ -89,9 +94,7 @@ def through_stilton(bench: Bench, tool: Tool, workers: int, root: Path, warm: in
     """A fresh Stilton (``workers`` processes): one cold install, then ``warm`` warm ones."""
     keys = [cold_key(tool, workers), *(warm_key(tool, workers, n) for n in range(1, warm + 1))]
     try:
-        with StiltonProxy(
-            root, bench.upstream.index_url, bench.installer.environ, workers=workers
-        ) as proxy:
+        with StiltonProxy(root, bench.upstream.index_url, bench.environ, workers=workers) as proxy:
             log = proxy.server.log_path
             run = {key: bench.install(tool, key, proxy.index_url, proxy.pid, log) for key in keys}
             problems = proxy.log_problems()
@@ -149,9 +152,12 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
         raise BenchServerError("realsize needs nginx (apt-get install nginx)")
     workdir = Path(tempfile.mkdtemp(prefix="stilton-realsize-"))
     workdir.chmod(0o755)  # nginx's workers run as another user and must read the tree
+    scratch = install_scratch("stilton-realsize-installs-")
     try:
-        return run_in(workdir, nginx, options, environ, say)
+        return run_in(workdir, scratch or workdir / "installs", nginx, options, environ, say)
     finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if options.keep_workdir:
             say(f"work directory kept: {workdir}")
         else:
@@ -160,6 +166,7 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
 
 def run_in(
     workdir: Path,
+    installs: Path,
     nginx: str,
     options: Options,
     environ: Mapping[str, str],
@@ -177,13 +184,18 @@ def run_in(
     env = clean_environ(environ)
     requirements = workdir / "requirements.txt"
     requirements.write_text(corpus.requirements())
-    installer = Installer(uv, env, requirements, len(corpus.files), options.install_timeout)
+    (installs / "tmp").mkdir(parents=True, exist_ok=True)
+    say(f"installs (venvs, the installer's temporary files) in {installs}")
+    installer_env = {**env, "TMPDIR": str(installs / "tmp")}
+    installer = Installer(
+        uv, installer_env, requirements, len(corpus.files), options.install_timeout
+    )
     upstream = NginxUpstream(
         nginx, tree.root, workdir / "nginx", env, gzip=options.gzip, negotiate=True
     )
     with upstream:
         say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
-        bench = Bench(installer, upstream, workdir, [])
+        bench = Bench(installer, upstream, workdir, [], env, installs / "venvs")
         runs = measure(options, bench, say)
     say("")
     say(render_report(runs, tree.projects, bench.problems))
@@ -191,6 +203,7 @@ def run_in(
         "machine": facts,
         "stilton_revision": git_revision(corpora.BENCH_DIR),
         "upstream": {"server": upstream.label, "gzip": options.gzip},
+        "installs_dir": str(installs),
         **describe(options, corpus, tree),
         "stilton_log_problems": bench.problems,
     }
