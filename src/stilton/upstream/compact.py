@@ -4,17 +4,21 @@ biggest public pages list ~15,000 files)."""
 
 from __future__ import annotations
 
-import zlib
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from isal import isal_zlib
 
 from stilton.core.model import ProjectStatus
 from stilton.core.names import ProjectName
 from stilton.upstream.model import ROW_JSON, PageFiles, Row, UpstreamPage
 
 FORMAT = 2  # 1: upload times written as "+00:00" rather than "Z"
-LEVEL = 1  # zlib level: the document is written once per fetch and read on every cold load
+# The document is written once per fetch and read on every cold load. It is zlib's format,
+# written and read by ISA-L: at its level 1, a page is compressed ~4x faster than zlib's level 1
+# and ~10% smaller, and read back ~2x faster (any zlib reads it, and it reads zlib's).
+LEVEL = 1
+_UNREADABLE = cast("type[Exception]", isal_zlib.error)  # its stubs declare an instance
 
 
 def encode_page(page: UpstreamPage) -> bytes:
@@ -27,7 +31,7 @@ def encode_page(page: UpstreamPage) -> bytes:
         "versions": list(page.versions),
         "files": page.files.rows,  # as they are: no work per file
     }
-    return zlib.compress(orjson.dumps(document, option=ROW_JSON), LEVEL)
+    return isal_zlib.compress(orjson.dumps(document, option=ROW_JSON), LEVEL)
 
 
 def _rows(document: dict[str, Any], rows: list[Row]) -> list[Row]:
@@ -55,8 +59,8 @@ def _page(document: object, rows: list[Row]) -> UpstreamPage:
 
 def _unpack(data: bytes) -> bytes:
     try:
-        return zlib.decompress(data)
-    except zlib.error as exc:
+        return isal_zlib.decompress(data)
+    except _UNREADABLE as exc:
         raise ValueError(f"not a compressed page document: {exc}") from exc
 
 
