@@ -26,6 +26,7 @@ from bench.measure import (
     Uv,
     clean_environ,
     find_uv,
+    install_scratch,
     machine_facts,
     make_venv,
     process_tree_cpu,
@@ -62,7 +63,12 @@ class Context:
     workdir: Path
     upstream: Upstream
     upstream_label: str
+    installs: Path  # the venvs, and the installer's temporary files (``install_scratch``)
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def install_environ(self) -> dict[str, str]:
+        return {**self.environ, "TMPDIR": str(self.installs / "tmp")}
 
 
 def git_revision(cwd: Path) -> str:
@@ -93,7 +99,7 @@ def load(
 def install(context: Context, label: str, index_url: str, server_pid: int) -> Sample:
     """One timed install of the corpus into a fresh venv, with what it cost the server it
     talked to (``server_pid``) and the static upstream."""
-    venv = context.workdir / "venvs" / label.replace(" ", "-")
+    venv = context.installs / "venvs" / label.replace(" ", "-")
     if venv.exists():
         shutil.rmtree(venv)
     python = make_venv(context.uv, venv, context.environ)
@@ -101,14 +107,17 @@ def install(context: Context, label: str, index_url: str, server_pid: int) -> Sa
     requests_before = upstream.requests_served()
     server_before = process_tree_cpu(server_pid)
     upstream_before = process_tree_cpu(upstream.pid)
-    timing = timed_install(
-        context.uv,
-        python,
-        context.requirements,
-        index_url,
-        context.environ,
-        len(context.corpus.files),
-    )
+    try:
+        timing = timed_install(
+            context.uv,
+            python,
+            context.requirements,
+            index_url,
+            context.install_environ,
+            len(context.corpus.files),
+        )
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
     return Sample(
         seconds=timing.seconds,
         client_cpu=timing.cpu,
@@ -136,6 +145,8 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
     uv = find_uv(environ, options.uv)
     workdir = Path(tempfile.mkdtemp(prefix="stilton-bench-"))
     workdir.chmod(0o755)  # nginx's workers run as another user and must read the tree
+    scratch = install_scratch("stilton-bench-installs-")
+    installs = scratch or workdir / "installs"
     try:
         corpus = load(options, workdir, environ, say)
         facts = machine_facts(uv)
@@ -145,7 +156,8 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
             say(f"note: the pinned uv is {PINNED_UV_VERSION}; pass --uv to use it")
         size = f"{corpus.total_bytes / 1e6:.1f} MB{' (smoke)' if options.smoke else ''}"
         say(f"corpus: {len(corpus.files)} wheels, {size}")
-        context, runs = measure(options, uv, corpus, clean_environ(environ), workdir, say)
+        say(f"installs (venvs, the installer's temporary files) in {installs}")
+        context, runs = measure(options, uv, corpus, clean_environ(environ), workdir, installs, say)
         rows = summarize(runs)
         say("")
         say(render_table(rows))
@@ -156,6 +168,8 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
         say(f"results: {path}")
         return path
     finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if options.keep_workdir:
             say(f"work directory kept: {workdir}")
         else:
@@ -168,15 +182,19 @@ def measure(
     corpus: Corpus,
     environ: dict[str, str],
     workdir: Path,
+    installs: Path,
     say: Callable[[str], None],
 ) -> tuple[Context, list[dict[str, Sample]]]:
     """Serve the corpus as a static upstream and do ``options.runs`` runs against it."""
+    (installs / "tmp").mkdir(parents=True, exist_ok=True)
     tree = build_tree(corpus, workdir / "upstream-tree")
     requirements = workdir / "requirements.txt"
     requirements.write_text(corpus.requirements())
     with open_upstream(options.upstream_server, tree, workdir / "upstream", environ) as upstream:
         say(f"upstream: {upstream.label} at {upstream.index_url}")
-        context = Context(uv, environ, corpus, requirements, workdir, upstream, upstream.label)
+        context = Context(
+            uv, environ, corpus, requirements, workdir, upstream, upstream.label, installs
+        )
         runs = []
         for number in range(1, options.runs + 1):
             samples = one_run(context, number)
