@@ -42,6 +42,8 @@ from stilton.upstream.pages import parse_project_page
 
 logger = logging.getLogger("stilton.proxy")
 
+# An upstream page this small (~100 files of JSON) is parsed at once, not in a thread.
+SMALL_PAGE_BYTES = 32 * 1024
 BYTES_PER_FILE = 900  # one file of a page in memory (tracemalloc: rows 740-840, objects +300)
 
 
@@ -297,7 +299,8 @@ class ProxyPages:
             await to_thread.run_sync(self._forget, name)
             await lease.aclose()
             return None
-        page = await self.memory.slots.run(self._parse, name, response)
+        small = len(response.body) <= SMALL_PAGE_BYTES
+        page = await self.memory.slots.run(self._parse, name, response, small=small)
         if page.serial is not None and known is not None and (known.page.serial or 0) > page.serial:
             # A stale copy (a CDN that has not caught up): keep what we have.
             logger.info(
