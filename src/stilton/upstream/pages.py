@@ -89,7 +89,7 @@ class _Links:
             _text(entry.get("requires-python")),
             (_text(yanked) or True) if yanked is True or type(yanked) is str else False,
             _metadata(metadata) if wheel else False,
-            provenance if type(provenance) is str and origin_of(provenance) else None,
+            provenance if type(provenance) is str and self._http(provenance) else None,
         ]
 
     def from_typed(self, entry: JsonFile, join: Callable[[str], str]) -> Row | None:
@@ -137,7 +137,7 @@ class _Links:
             _text(link.requires_python),
             (_text(link.yanked) or True) if link.yanked is not False else False,
             _metadata(link.metadata) if kind[1] is PackageType.WHEEL else False,
-            provenance if provenance and origin_of(provenance) else None,
+            provenance if provenance and self._http(provenance) else None,
         ]
 
 
