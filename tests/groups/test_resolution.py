@@ -3,6 +3,7 @@ merge and only rules, invalidation when a member changes, and group file URLs.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from stilton.core.errors import StiltonError
 from stilton.core.groups import parse_rule
 from stilton.core.model import IndexKind
 from stilton.runtime import Runtime
+from stilton.settings import Settings
+from stilton.web.app import create_app
 from tests.groups.conftest import JSON, asked_about, publish
 from tests.support.dists import Dist, wheel_bytes
 from tests.support.upstream import FakeUpstream
@@ -156,3 +159,50 @@ def test_only_rule_can_route_to_the_public_proxy(
         "shared_name-2.0-py3-none-any.whl",
         "shared_name-2.0.tar.gz",
     }
+
+
+@pytest.fixture
+def forgetful_client(tmp_path: Path, upstream: FakeUpstream) -> Iterator[TestClient]:
+    """The app with no room for parsed upstream pages: every file request reads its entry
+    back from the kept page."""
+    settings = Settings.from_env(
+        {},
+        {
+            "data_dir": tmp_path / "data",
+            "default_upstream": upstream.simple_url,
+            "generation_poll_interval": 0,
+            "upstream_page_bytes": 1,
+        },
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_group_files_of_a_page_out_of_memory(
+    forgetful_client: TestClient, runtime: Runtime, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    client = forgetful_client
+    for version in ("1.0", "1.1", "2.0"):
+        upstream.add(Dist("spread", version))
+    files = {f["filename"]: f for f in client.get("/simple/spread/", headers=JSON).json()["files"]}
+    assert len(files) == 6
+    for name, file in files.items():
+        assert client.get(file["url"]).content == upstream.file_bytes(name)
+        if name.endswith(".whl"):
+            assert client.get(file["url"] + ".metadata").status_code == 200
+    wheel = files["spread-2.0-py3-none-any.whl"]
+    other = files["spread-1.0-py3-none-any.whl"]["hashes"]["sha256"]
+    for url in (
+        f"/main/files/{other}/spread-2.0-py3-none-any.whl",  # another file's digest
+        f"/main/files/{wheel['hashes']['sha256']}/spread-3.0-py3-none-any.whl",  # not listed
+        f"/main/files/{wheel['hashes']['sha256']}/spread-2.0-py3-none-any.whl.metadata.metadata",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert upstream.count(lambda r: r.path.endswith("/spread/")) == 1, "the kept page served"
+
+    # A merged name: the second member's files are found the same way.
+    publish(runtime, tmp_path, Dist("spread", "2.0+local"))
+    runtime.configure("main", rules=[parse_rule("spread=merge")])
+    merged = {f["filename"]: f for f in client.get("/simple/spread/", headers=JSON).json()["files"]}
+    for name in ("spread-2.0+local-py3-none-any.whl", "spread-1.1-py3-none-any.whl"):
+        assert client.get(merged[name]["url"]).status_code == 200, name

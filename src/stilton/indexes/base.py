@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from stilton.core.model import IndexKind, ProjectDetail, ProjectSummary
+from stilton.core.model import IndexKind, ProjectDetail, ProjectSummary, find_file
 from stilton.core.names import IndexName, ProjectName
 from stilton.indexes.spool import SpooledFile
 from stilton.storage.catalog import IndexRecord
@@ -36,6 +36,26 @@ class ProjectView:
     )
     stale: Staleness | None = None
     sources: frozenset[IndexName] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class FileListing:
+    """What an index's page of a project says of one filename: whether the index has the
+    project at all, and the sha256 of the file it lists under that name (None: none)."""
+
+    has_project: bool
+    sha256: str | None = None
+
+
+NO_PROJECT = FileListing(False)
+
+
+def listing_of(view: ProjectView | None, filename: str) -> FileListing:
+    """``filename`` as the page ``view`` lists it (None: the index has no such project)."""
+    if view is None:
+        return NO_PROJECT
+    file = find_file(view.detail.files, filename)
+    return FileListing(True, file.sha256 if file is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +118,11 @@ class Index(Protocol):
         """The projects; a group lists only those of members in ``within`` (None: all)."""
 
     async def find_project(self, name: ProjectName) -> ProjectView | None: ...
+
+    async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
+        """``listing_of(await self.find_project(name), filename)``: what a file request asks
+        of a group's members, answered without the whole page where an index can (a proxy
+        whose page is no longer in memory reads the one entry from the kept page)."""
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:
         """The file a file URL names; raises NotFound."""

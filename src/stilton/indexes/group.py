@@ -12,9 +12,16 @@ from collections.abc import Iterable, Sequence
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
 from stilton.core.groups import GroupRule, combine, plan_for
-from stilton.core.model import IndexKind, ProjectSummary, find_file
+from stilton.core.model import IndexKind, ProjectSummary
 from stilton.core.names import IndexName, ProjectName
-from stilton.indexes.base import FileStream, Index, ProjectList, ProjectView, StoredBlob
+from stilton.indexes.base import (
+    FileListing,
+    FileStream,
+    Index,
+    ProjectList,
+    ProjectView,
+    StoredBlob,
+)
 from stilton.storage.catalog import IndexRecord
 
 Resolved = list[tuple[Index, ProjectView]]
@@ -89,20 +96,35 @@ class GroupIndex:
             sources=frozenset().union(*({m.name} | v.sources for m, v in found)),
         )
 
+    async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
+        return (await self._listing(name, filename))[1]
+
+    async def _listing(self, name: ProjectName, filename: str) -> tuple[Index | None, FileListing]:
+        """The member that serves ``filename`` of project ``name`` (None: none does) and what
+        its page lists under that name: the first serving member that lists the filename, as
+        ``combine`` has it. Only the members ``resolve`` would ask are asked."""
+        plan = plan_for(name, [m.name for m in self.members], self.rules)
+        has_project = False
+        for member_name in plan.members:
+            member = self._by_name[member_name]
+            listing = await member.find_listing(name, filename)
+            if not listing.has_project:
+                continue
+            if listing.sha256 is not None or not plan.merge:
+                return member, listing
+            has_project = True
+        return None, FileListing(has_project)
+
     async def _holder(self, sha256: str, filename: str) -> Index:
         """The member whose file the group serves under this name and digest."""
         try:
             project = parse_distribution_filename(filename).project
         except InvalidInput as exc:
             raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
-        for member, view in await self.resolve(project):
-            # The first member that lists the filename serves it, or none does.
-            file = find_file(view.detail.files, filename)
-            if file is not None:
-                if file.sha256 == sha256:
-                    return member
-                break
-        raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
+        member, listing = await self._listing(project, filename)
+        if member is None or listing.sha256 != sha256:
+            raise NotFound(f"No file {filename!r} with sha256 {sha256} in index {self.name!r}.")
+        return member
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:
         member = await self._holder(sha256, filename)

@@ -20,7 +20,15 @@ from stilton.core.model import IndexKind, ProjectDetail, ProjectStatus
 from stilton.core.names import IndexName, ProjectName, normalize_project_name
 from stilton.core.render_warehouse import render_warehouse_json
 from stilton.core.upload_form import parse_upload_form
-from stilton.indexes.base import Index, ProjectList, ProjectView, StoredBlob, UploadOutcome
+from stilton.indexes.base import (
+    FileListing,
+    Index,
+    ProjectList,
+    ProjectView,
+    StoredBlob,
+    UploadOutcome,
+    listing_of,
+)
 from stilton.indexes.spool import SpooledFile, spool_local_file
 from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, verify_digests
 from stilton.storage import catalog
@@ -69,6 +77,9 @@ class HostedIndex:
     async def find_project(self, name: ProjectName) -> ProjectView | None:
         detail = await to_thread.run_sync(self.find_detail, name)
         return ProjectView(detail) if detail is not None else None
+
+    async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
+        return listing_of(await self.find_project(name), filename)
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob:
         stored = await to_thread.run_sync(self._get_file, sha256, filename)

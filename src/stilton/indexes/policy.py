@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 from stilton.core.errors import InvalidInput, NotFound
 from stilton.core.filenames import parse_distribution_filename
-from stilton.core.model import IndexKind, ProjectDetail, find_file
+from stilton.core.model import IndexKind, ProjectDetail
 from stilton.core.names import IndexName, ProjectName
 from stilton.core.policies import Policy
 from stilton.core.versions import version_sort_key
 from stilton.indexes.base import (
+    FileListing,
     FileStream,
     Index,
     ProjectList,
@@ -23,6 +24,7 @@ from stilton.indexes.base import (
     StoredBlob,
     Uploader,
     UploadOutcome,
+    listing_of,
 )
 from stilton.indexes.spool import SpooledFile
 from stilton.storage.catalog import IndexRecord
@@ -73,14 +75,15 @@ class PolicyIndex:
         fresh_for = min((t for t in (view.fresh_for, matures_in) if t is not None), default=None)
         return replace(view, detail=detail, fresh_for=fresh_for)
 
+    async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
+        return listing_of(await self.find_project(name), filename)  # the policy sees every file
+
     async def _check_file(self, sha256: str, filename: str) -> None:
         try:
             project = parse_distribution_filename(filename).project
         except InvalidInput as exc:
             raise NotFound(f"No file {filename!r} in index {self.name!r}.") from exc
-        view = await self.find_project(project)
-        file = find_file(view.detail.files, filename) if view is not None else None
-        if file is None or file.sha256 != sha256:
+        if (await self.find_listing(project, filename)).sha256 != sha256:
             raise NotFound(f"{filename!r} is not offered by index {self.name!r} (its policy).")
 
     async def open_file(self, sha256: str, filename: str) -> StoredBlob | FileStream:

@@ -45,7 +45,15 @@ from stilton.core.render_warehouse import (
 from stilton.core.telemetry import NO_TELEMETRY, Telemetry
 from stilton.core.upstream import UpstreamFormat
 from stilton.core.versions import version_sort_key
-from stilton.indexes.base import Index, ProjectList, ProjectView, Staleness, StoredBlob
+from stilton.indexes.base import (
+    FileListing,
+    Index,
+    ProjectList,
+    ProjectView,
+    Staleness,
+    StoredBlob,
+    listing_of,
+)
 from stilton.indexes.proxy_files import ProxyFiles
 from stilton.indexes.proxy_pages import KnownPage, PageMemory, ProxyPages
 from stilton.indexes.upstream_health import HealthBook
@@ -144,6 +152,17 @@ class ProxyIndex:
             return None
         fresh_for = None if self.config.offline else max(self.config.ttl - known.age(_now()), 0.0)
         return await self._view(name, known, fresh_for=fresh_for)
+
+    async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
+        known = await self.pages.fresh_file(name, filename)
+        if known is not None:
+            file = known.file(filename)
+            if file is None:
+                return FileListing(True)
+            if file.sha256:
+                return FileListing(True, file.sha256)
+        # Not kept, past its TTL, or a file whose digest is still to be computed: the page.
+        return listing_of(await self.find_project(name), filename)
 
     async def _view(
         self,

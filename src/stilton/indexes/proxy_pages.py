@@ -131,13 +131,21 @@ class KnownPage:
 class PageMemory:
     """Parsed pages of every proxy of this process, least recently used out past a byte
     budget; a page is dropped when the change feed says something learnt about its files.
-    Pages are parsed in ``slots``, so those being parsed are bounded too."""
+    Pages are parsed in ``slots``, so those being parsed are bounded too.
+
+    Beside them, the last few pages read back for one file only (``ProxyPages.known_file``):
+    a cold install asks for each file twice (its metadata, then the file), each time through
+    a group as well, while its page may be out of memory."""
+
+    ENTRIES = 512  # pages of one file kept (each a few hundred bytes)
 
     def __init__(self, max_bytes: int, slots: CpuSlots | None = None) -> None:
         self.slots = slots if slots is not None else CpuSlots(1)
         self._max_bytes = max_bytes
         self._pages: OrderedDict[tuple[str, str], KnownPage] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], KnownPage] = OrderedDict()
         self._bytes = 0
+        self._changes = 0  # changes heard: a page read before one may be stale
         self._lock = threading.Lock()
 
     def get(self, index: str, name: str) -> KnownPage | None:
@@ -157,22 +165,50 @@ class PageMemory:
             while self._bytes > self._max_bytes:
                 self._drop(next(iter(self._pages)))
 
+    def mark(self) -> int:
+        """Taken before a page is read back: ``put_entry`` refuses it if a change was heard
+        in the meantime."""
+        return self._changes
+
+    def get_entry(self, index: str, name: str, filename: str) -> KnownPage | None:
+        with self._lock:
+            return self._entries.get((index, name, filename))
+
+    def put_entry(self, index: str, name: str, filename: str, known: KnownPage, mark: int) -> None:
+        with self._lock:
+            if mark != self._changes or (index, name) in self._pages:
+                return
+            self._entries[(index, name, filename)] = known
+            if len(self._entries) > self.ENTRIES:
+                self._entries.popitem(last=False)
+
     def heard(self, changes: Sequence[Change]) -> None:
         with self._lock:
             for change in changes:
                 if change == RESET:
+                    self._changes += 1
                     self._pages.clear()
+                    self._entries.clear()
                     self._bytes = 0
                 elif change.scope is ChangeScope.PROJECT and change.index and change.project:
+                    self._changes += 1
                     self._drop((change.index, change.project))
                 elif change.scope is ChangeScope.INDEX and change.index:
+                    self._changes += 1
                     for key in [k for k in self._pages if k[0] == change.index]:
                         self._drop(key)
+                    self._entries = OrderedDict(
+                        (k, v) for k, v in self._entries.items() if k[0] != change.index
+                    )
 
     def _drop(self, key: tuple[str, str]) -> None:
+        """Forget a project's page, and its pages of one file."""
         known = self._pages.pop(key, None)
         if known is not None:
             self._bytes -= known.weight
+        if self._entries:
+            for entry in [k for k in self._entries if k[:2] == key]:
+                del self._entries[entry]
 
 
 class ProxyPages:
@@ -223,11 +259,21 @@ class ProxyPages:
     async def known_file(self, name: ProjectName, filename: str) -> KnownPage | None:
         """The page as last known, as ``known`` gives it, or, where it is not in memory, with
         only the file ``filename`` read from the kept page (not kept in memory)."""
-        known = self.memory.get(self.name, name)
+        memory = self.memory
+        known = memory.get(self.name, name) or memory.get_entry(self.name, name, filename)
         if known is None:
-            known = await self.memory.slots.run(
-                self._load, name, partial(decode_file, filename=filename)
-            )
+            mark, read = memory.mark(), partial(decode_file, filename=filename)
+            known = await memory.slots.run(self._load, name, read)
+            if known is not None:
+                memory.put_entry(self.name, name, filename, known, mark)
+        return known
+
+    async def fresh_file(self, name: ProjectName, filename: str) -> KnownPage | None:
+        """The page as ``find`` gives it without asking the upstream, as ``known_file`` reads
+        it (at least the file ``filename``, where listed); None where ``find`` would ask."""
+        known = await self.known_file(name, filename)
+        if known is None or not (self.config.offline or known.age(_now()) < self.config.ttl):
+            return None
         return known
 
     async def find(self, name: ProjectName) -> KnownPage | None:
