@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from stilton.indexes.base import Index
     from stilton.indexes.cpu_slots import CpuSlots
     from stilton.indexes.group import GroupIndex
-    from stilton.indexes.hosted import HostedIndex
+    from stilton.indexes.hosted import AbsentProjects, HostedIndex
     from stilton.indexes.proxy import ProxyIndex
     from stilton.indexes.proxy_pages import PageMemory
     from stilton.indexes.upstream_health import HealthBook
@@ -107,6 +107,20 @@ class Runtime:
         return self._part("upstream_pages", make)
 
     @property
+    def hosted_absent(self) -> AbsentProjects:
+        """Names hosted indexes were found not to have, shared by the index objects rebuilt
+        over time; it hears of changes from when it is made."""
+
+        def make() -> AbsentProjects:
+            from stilton.indexes.hosted import AbsentProjects
+
+            absent = AbsentProjects()
+            self.feed.subscribe(absent.heard)
+            return absent
+
+        return self._part("hosted_absent", make)
+
+    @property
     def upstream_health(self) -> HealthBook:
         """Proxies' upstream health in this process (made on first use, once the web app has
         set the telemetry)."""
@@ -163,7 +177,9 @@ class Runtime:
     def _build_hosted(self, record: IndexRecord) -> HostedIndex:
         from stilton.indexes.hosted import HostedIndex
 
-        return HostedIndex(record, self.database, self.blobs, self.settings.max_upload_size)
+        return HostedIndex(
+            record, self.database, self.blobs, self.settings.max_upload_size, self.hosted_absent
+        )
 
     def _build_group(self, record: IndexRecord, seen: frozenset[str]) -> GroupIndex:
         from stilton.indexes.group import GroupIndex

@@ -161,6 +161,33 @@ def test_only_rule_can_route_to_the_public_proxy(
     }
 
 
+def test_a_name_published_after_the_upstream_served_it_is_owned_at_once(
+    client: TestClient, runtime: Runtime, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The group remembers that ``local`` lacks a name; publishing it there must end that at
+    once: the public files of the name are no longer served through the group."""
+    upstream.add(PUBLIC)
+    public = {
+        f["filename"]: f for f in client.get("/simple/acme-utils/", headers=JSON).json()["files"]
+    }
+    wheel = public["acme_utils-99.0-py3-none-any.whl"]
+    assert client.get(wheel["url"] + ".metadata").status_code == 200
+    assert client.get(wheel["url"]).content == wheel_bytes(PUBLIC)
+
+    publish(runtime, tmp_path, PRIVATE)  # another process, as the CLI would
+    assert filenames(client, "/simple/acme-utils/") == {
+        "acme_utils-1.0-py3-none-any.whl",
+        "acme_utils-1.0.tar.gz",
+    }
+    for url in (wheel["url"], wheel["url"] + ".metadata"):
+        assert client.get(url).status_code == 404, url
+    (private,) = [
+        f for f in client.get("/simple/acme-utils/", headers=JSON).json()["files"]
+        if f["filename"].endswith(".whl")
+    ]  # fmt: skip
+    assert client.get(private["url"]).content == wheel_bytes(PRIVATE)
+
+
 @pytest.fixture
 def forgetful_client(tmp_path: Path, upstream: FakeUpstream) -> Iterator[TestClient]:
     """The app with no room for parsed upstream pages: every file request reads its entry

@@ -6,6 +6,7 @@ A filename, once stored, can never hold other bytes, even after its file is dele
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,18 +35,74 @@ from stilton.indexes.upload import CheckedUpload, check_filename, check_upload, 
 from stilton.storage import catalog
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord, StoredFile
+from stilton.storage.changes import RESET, Change, ChangeScope
 from stilton.storage.database import Database, serialize
 from stilton.storage.schema import utcnow
 
 
+class AbsentProjects:
+    """Names hosted indexes were found not to have, so that a group does not ask the database
+    again on every request for a project a later member serves (a cold install through the
+    default group asks ~300 times). A name is forgotten when the change feed reports a change
+    to its index, as every cache of the process forgets: at once for a change made by this
+    process, within the poll interval for one made by another (DESIGN.md: "caches coherent
+    across the workers within a second")."""
+
+    MAX_NAMES = 100_000  # ~10 MiB at most; past it, everything is forgotten
+
+    def __init__(self) -> None:
+        self._absent: set[tuple[str, str]] = set()
+        self._changes: dict[str, int] = {}  # changes heard per index, to refuse a stale answer
+        self._resets = 0
+        self._lock = threading.Lock()
+
+    def has(self, index: str, name: str) -> bool:
+        """Known to be absent (False: absent or not, the database must be asked)."""
+        return (index, name) in self._absent
+
+    def mark(self, index: str) -> tuple[int, int]:
+        """Taken before asking the database: ``add`` then refuses an answer that a change
+        heard in the meantime may have made stale."""
+        with self._lock:
+            return self._resets, self._changes.get(index, 0)
+
+    def add(self, index: str, name: str, mark: tuple[int, int]) -> None:
+        with self._lock:
+            if mark != (self._resets, self._changes.get(index, 0)):
+                return
+            if len(self._absent) >= self.MAX_NAMES:
+                self._absent.clear()
+            self._absent.add((index, name))
+
+    def heard(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            for change in changes:
+                if change == RESET or (change.scope is ChangeScope.INDEX and not change.index):
+                    self._resets += 1
+                    self._absent.clear()
+                elif change.index and change.scope in (ChangeScope.PROJECT, ChangeScope.INDEX):
+                    self._changes[change.index] = self._changes.get(change.index, 0) + 1
+                    if change.scope is ChangeScope.PROJECT and change.project:
+                        self._absent.discard((change.index, change.project))
+                    else:
+                        self._absent = {k for k in self._absent if k[0] != change.index}
+
+
 class HostedIndex:
     def __init__(
-        self, record: IndexRecord, database: Database, blobs: BlobStore, max_upload_size: int
+        self,
+        record: IndexRecord,
+        database: Database,
+        blobs: BlobStore,
+        max_upload_size: int,
+        absent: AbsentProjects | None = None,
     ) -> None:
+        """``absent``: the process's memory of names this index lacks (None: none kept)."""
         self.record = record
         self.database = database
         self.blobs = blobs
         self.max_upload_size = max_upload_size
+        self.absent = absent
 
     @property
     def name(self) -> IndexName:
@@ -75,8 +132,18 @@ class HostedIndex:
         return await to_thread.run_sync(self.project_list)
 
     async def find_project(self, name: ProjectName) -> ProjectView | None:
+        absent = self.absent
+        if absent is None:
+            detail = await to_thread.run_sync(self.find_detail, name)
+            return ProjectView(detail) if detail is not None else None
+        if absent.has(self.name, name):
+            return None
+        mark = absent.mark(self.name)
         detail = await to_thread.run_sync(self.find_detail, name)
-        return ProjectView(detail) if detail is not None else None
+        if detail is None:
+            absent.add(self.name, name, mark)
+            return None
+        return ProjectView(detail)
 
     async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
         return listing_of(await self.find_project(name), filename)
