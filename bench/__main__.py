@@ -124,6 +124,12 @@ def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     real.add_argument("--no-gzip", action="store_true", help="nginx serves pages uncompressed")
     real.add_argument(
+        "--proxy-index",
+        action="store_true",
+        help="install from a proxy index of the upstream instead of through the default group "
+        "(/simple/, as a new user does)",
+    )
+    real.add_argument(
         "--smoke",
         action="store_true",
         help=f"three tiny local wheels, pages of {realsize.SMOKE_FILES} files, one run; "
@@ -162,6 +168,7 @@ def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
         results_dir=args.results_dir,
         uv=args.uv,
         keep_workdir=args.keep_workdir,
+        through_group=not args.proxy_index,
     )
     realsize.run(options, environ, lambda line: print(line, flush=True))
 

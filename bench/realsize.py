@@ -55,6 +55,9 @@ class Options:
     results_dir: Path = RESULTS_DIR
     uv: str | None = None
     keep_workdir: bool = False
+    # Install through the default group (``/simple/``: ``main`` over ``local`` and the ``pypi``
+    # proxy), as a new user does; or straight from a proxy index of the upstream.
+    through_group: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Bench:
     problems: list[str]
     environ: Mapping[str, str]  # the servers'
     venvs: Path
+    through_group: bool = True
 
     def install(
         self, tool: Tool, label: str, index_url: str, pid: int, log: Path | None = None
@@ -94,7 +98,10 @@ def through_stilton(bench: Bench, tool: Tool, workers: int, root: Path, warm: in
     """A fresh Stilton (``workers`` processes): one cold install, then ``warm`` warm ones."""
     keys = [cold_key(tool, workers), *(warm_key(tool, workers, n) for n in range(1, warm + 1))]
     try:
-        with StiltonProxy(root, bench.upstream.index_url, bench.environ, workers=workers) as proxy:
+        with StiltonProxy(
+            root, bench.upstream.index_url, bench.environ,
+            workers=workers, through_group=bench.through_group,
+        ) as proxy:  # fmt: skip
             log = proxy.server.log_path
             run = {key: bench.install(tool, key, proxy.index_url, proxy.pid, log) for key in keys}
             problems = proxy.log_problems()
@@ -195,7 +202,11 @@ def run_in(
     )
     with upstream:
         say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
-        bench = Bench(installer, upstream, workdir, [], env, installs / "venvs")
+        source = "the default group, /simple/" if options.through_group else "a proxy index"
+        say(f"stilton: installs from {source}")
+        bench = Bench(
+            installer, upstream, workdir, [], env, installs / "venvs", options.through_group
+        )
         runs = measure(options, bench, say)
     say("")
     say(render_report(runs, tree.projects, bench.problems))
@@ -203,6 +214,7 @@ def run_in(
         "machine": facts,
         "stilton_revision": git_revision(corpora.BENCH_DIR),
         "upstream": {"server": upstream.label, "gzip": options.gzip},
+        "stilton_index": "main group (/simple/)" if options.through_group else "proxy index",
         "installs_dir": str(installs),
         **describe(options, corpus, tree),
         "stilton_log_problems": bench.problems,

@@ -23,7 +23,7 @@ from typing import Protocol, Self
 
 import httpx
 
-from tests.support.server import HOST, StiltonServer, find_free_port
+from tests.support.server import CLOSED_UPSTREAM, HOST, StiltonServer, find_free_port
 
 READY_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -294,7 +294,9 @@ def open_upstream(
 
 
 class StiltonProxy:
-    """A fresh ``stilton serve`` (empty data dir) with a proxy index of ``upstream_url``."""
+    """A fresh ``stilton serve`` (empty data dir) with a proxy index of ``upstream_url``:
+    an index ``up`` of its own, or, ``through_group``, the default layout's ``pypi`` proxy of it
+    served through the ``main`` group at ``/simple/``, the way a new user installs."""
 
     def __init__(
         self,
@@ -303,13 +305,18 @@ class StiltonProxy:
         environ: Mapping[str, str],
         *,
         workers: int | None = None,
+        through_group: bool = False,
     ) -> None:
-        self.server = StiltonServer(root, environ=environ, workers=workers)
+        self.through_group = through_group
+        default_upstream = upstream_url if through_group else CLOSED_UPSTREAM
+        self.server = StiltonServer(
+            root, environ=environ, workers=workers, default_upstream=default_upstream
+        )
         self.upstream_url = upstream_url
 
     @property
     def index_url(self) -> str:
-        return self.server.index_url(PROXY_INDEX)
+        return self.server.simple_url if self.through_group else self.server.index_url(PROXY_INDEX)
 
     @property
     def pid(self) -> int:
@@ -319,6 +326,8 @@ class StiltonProxy:
 
     def __enter__(self) -> Self:
         self.server.start()
+        if self.through_group:
+            return self
         try:
             self.server.cli(
                 "index",
