@@ -25,7 +25,7 @@ from stilton.core.upstream import UpstreamConfig
 from stilton.indexes.base import StoredBlob
 from stilton.indexes.proxy_pages import ProxyPages
 from stilton.indexes.single_flight import SingleFlight
-from stilton.indexes.spool import SpooledFile, Spooler
+from stilton.indexes.spool import Spooler
 from stilton.storage import upstream_cache
 from stilton.storage.blobs import BlobStore
 from stilton.storage.catalog import IndexRecord
@@ -162,8 +162,8 @@ class ProxyFiles:
                 return kept
             spooler = Spooler(self.blobs, file.filename, self.max_file_size, sha256_only=True)
 
-            async def keep(spooled: SpooledFile) -> StoredBlob:
-                return await self._keep(file, spooled)
+            async def keep(spooler: Spooler) -> StoredBlob:
+                return await self._keep(file, spooler)
 
             return self.transfers.start(
                 key, self.client, file.url, spooler, file.size, keep, release=lease.aclose
@@ -182,15 +182,22 @@ class ProxyFiles:
         size = self._cached_size(sha256) if sha256 is not None else None
         return StoredBlob(sha256, size) if sha256 is not None and size is not None else None
 
-    async def _keep(self, file: UpstreamFile, spooled: SpooledFile) -> StoredBlob:
+    async def _keep(self, file: UpstreamFile, spooler: Spooler) -> StoredBlob:
+        stored = await to_thread.run_sync(self._store, file, spooler)
+        await self.evict(protect=stored.sha256)
+        return stored
+
+    def _store(self, file: UpstreamFile, spooler: Spooler) -> StoredBlob:
+        """Finish the download's spool file, verify it, move it into place and record it (one
+        trip to a thread for the three: a cold install downloads ~100 files at once)."""
+        spooled = spooler.finish()
         actual = spooled.digests.sha256
         if file.sha256 and actual != file.sha256:
             spooled.discard()
             logger.error("digest mismatch for %s from %s", file.filename, self.record.name)
             raise DigestMismatch(file.filename, "sha256", file.sha256, actual)
-        await to_thread.run_sync(self.blobs.put_spooled, spooled.spool, actual)
-        await to_thread.run_sync(self._record_cached, file, actual, spooled.size)
-        await self.evict(protect=actual)
+        self.blobs.put_spooled(spooled.spool, actual)
+        self._record_cached(file, actual, spooled.size)
         return StoredBlob(actual, spooled.size)
 
     def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:

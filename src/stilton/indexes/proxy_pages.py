@@ -279,13 +279,16 @@ class ProxyPages:
     async def find(self, name: ProjectName) -> KnownPage | None:
         """The page, fresh (revalidated after the TTL; raises UpstreamError if the upstream
         fails and nothing is kept)."""
-        known = await self.known(name)
+        known = self.memory.get(self.name, name)
+        if known is None and (self.config.offline or not self.health.healthy):
+            known = await self.known(name)  # kept by this process or another, or none
         if known is not None and (self.config.offline or known.age(_now()) < self.config.ttl):
             return known
         if self.config.offline:
             return None
         # Marked unhealthy: not waited for (nor the lease of a process that waits for it).
         self.health.check()
+        # Not in memory: read under the lease (another process may be fetching it), once.
         return await self._refreshes.run(name, lambda: self._refresh(name, known))
 
     def _load(

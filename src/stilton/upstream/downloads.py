@@ -13,19 +13,18 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from anyio import to_thread
-
 from stilton.core.errors import StiltonError, UpstreamError
 from stilton.core.upstream import redact_url
 from stilton.indexes.base import StoredBlob
-from stilton.indexes.spool import SpooledFile, Spooler
+from stilton.indexes.spool import Spooler
 from stilton.upstream.client import UpstreamClient
 
 CHUNK = 256 * 1024
 HOLD_BACK = 64 * 1024  # bytes kept from clients until the file is verified
 FINISHED_GRACE = 30.0  # seconds a finished transfer can still be joined
 
-Finisher = Callable[[SpooledFile], Awaitable[StoredBlob]]
+# Finishes the spool file (fsync), verifies it and keeps it; raises if it does not verify.
+Finisher = Callable[[Spooler], Awaitable[StoredBlob]]
 
 
 class Transfer:
@@ -163,14 +162,12 @@ class Transfers:
                 async for chunk in client.chunks(response, url):
                     spooler.write(chunk)
                     transfer.wrote(len(chunk))
-            spooled = await to_thread.run_sync(spooler.finish)
-            if transfer.size is not None and spooled.size != transfer.size:
-                spooled.discard()
+            if transfer.size is not None and spooler.size != transfer.size:
                 raise UpstreamError(
-                    f"The upstream sent {spooled.size} bytes of {transfer.filename!r}"
+                    f"The upstream sent {spooler.size} bytes of {transfer.filename!r}"
                     f" ({redact_url(url)}); its page announced {transfer.size}."
                 )
-            transfer.succeed(await finish(spooled))
+            transfer.succeed(await finish(spooler))
         except StiltonError as exc:
             spooler.abort()
             transfer.fail(exc)
