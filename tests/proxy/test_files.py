@@ -42,7 +42,7 @@ def test_file_is_downloaded_once_and_kept(proxy: ProxyFactory, upstream: FakeUps
     assert client.get(entry["url"]).content == upstream.file_bytes(WHEEL)
 
 
-@pytest.mark.parametrize("fault", [Fault.WRONG_HASH, Fault.TRUNCATED])
+@pytest.mark.parametrize("fault", [Fault.WRONG_HASH, Fault.TRUNCATED, Fault.WRONG_SIZE])
 def test_bad_bytes_are_never_kept(
     proxy: ProxyFactory, upstream: FakeUpstream, settings: Settings, fault: Fault
 ) -> None:

@@ -61,6 +61,7 @@ class Fault(enum.StrEnum):
     RESET = "reset"  # no response: the connection is closed with an RST
     TRUNCATED = "truncated"  # files (and .metadata) send half the announced Content-Length
     WRONG_HASH = "wrong-hash"  # pages advertise a sha256 that is not the file's
+    WRONG_SIZE = "wrong-size"  # JSON pages advertise a size (PEP 700) one byte more than the file's
     NO_HASHES = "no-hashes"  # pages advertise no digests at all
     NO_METADATA = "no-metadata"  # no core metadata advertised; .metadata answers 404
     NO_RANGE = "no-range"  # Range ignored (200, whole file); HEAD answers 405
@@ -180,6 +181,9 @@ class _View:
 
     def metadata_sha256(self, file: _File) -> str | None:
         return None if Fault.NO_METADATA in self.faults else file.metadata_sha256
+
+    def size(self, file: _File) -> int:
+        return len(file.data) + (1 if Fault.WRONG_SIZE in self.faults else 0)
 
     def file_url(self, file: _File, *, json_form: bool) -> str:
         path = f"files/{quote(file.filename)}"
@@ -305,7 +309,7 @@ def _simple_file(file: _File, view: _View) -> dict[str, object]:
         "core-metadata": metadata,
         "data-dist-info-metadata": metadata,  # PEP 714: the key PyPI still emits
         "yanked": (file.yanked_reason or True) if file.yanked else False,
-        "size": len(file.data),
+        "size": view.size(file),
         "upload-time": _iso(file.upload_time),
         "provenance": None,
     }
