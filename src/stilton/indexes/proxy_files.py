@@ -133,14 +133,16 @@ class ProxyFiles:
 
     async def obtain(self, file: UpstreamFile) -> StoredBlob | Transfer:
         """The kept file, or the running transfer of it, or a new one."""
-        return await self._starting.run(file.filename, lambda: self._start(file))
+        # By name and digest: an upstream that replaced a file under its name (a private index
+        # may) offers other bytes, which an earlier transfer of the name must not answer for.
+        return await self._starting.run((file.filename, file.sha256), lambda: self._start(file))
 
     async def stored(self, file: UpstreamFile) -> StoredBlob:
         opened = await self.obtain(file)
         return opened if isinstance(opened, StoredBlob) else await opened.stored()
 
     async def _start(self, file: UpstreamFile) -> StoredBlob | Transfer:
-        key = (self.record.id, file.filename)
+        key = (self.record.id, file.filename, file.sha256)
         running = self.transfers.find(key)
         if (
             running is not None
@@ -225,7 +227,9 @@ class ProxyFiles:
         kept = await to_thread.run_sync(self._kept_metadata, file)
         if kept is not None:
             return kept
-        return await self._metadata.run(filename, lambda: self._obtain_metadata(file, dist))
+        return await self._metadata.run(
+            (filename, file.sha256), lambda: self._obtain_metadata(file, dist)
+        )
 
     def _kept_metadata(self, file: UpstreamFile) -> StoredBlob | None:
         with self.database.connect() as connection:

@@ -258,9 +258,14 @@ class ProxyPages:
 
     async def known_file(self, name: ProjectName, filename: str) -> KnownPage | None:
         """The page as last known, as ``known`` gives it, or, where it is not in memory, with
-        only the file ``filename`` read from the kept page (not kept in memory)."""
+        only the file ``filename`` read from the kept page (remembered for the TTL at most:
+        another process may have refreshed the kept page since)."""
         memory = self.memory
-        known = memory.get(self.name, name) or memory.get_entry(self.name, name, filename)
+        known = memory.get(self.name, name)
+        if known is None:
+            known = memory.get_entry(self.name, name, filename)
+            if known is not None and not self._fresh(known):
+                known = None
         if known is None:
             mark, read = memory.mark(), partial(decode_file, filename=filename)
             known = await memory.slots.run(self._load, name, read)
@@ -272,9 +277,11 @@ class ProxyPages:
         """The page as ``find`` gives it without asking the upstream, as ``known_file`` reads
         it (at least the file ``filename``, where listed); None where ``find`` would ask."""
         known = await self.known_file(name, filename)
-        if known is None or not (self.config.offline or known.age(_now()) < self.config.ttl):
-            return None
-        return known
+        return known if known is not None and self._fresh(known) else None
+
+    def _fresh(self, known: KnownPage) -> bool:
+        """Within the TTL (or offline, where every page is served as it was kept)."""
+        return self.config.offline or known.age(_now()) < self.config.ttl
 
     async def find(self, name: ProjectName) -> KnownPage | None:
         """The page, fresh (revalidated after the TTL; raises UpstreamError if the upstream
@@ -282,7 +289,7 @@ class ProxyPages:
         known = self.memory.get(self.name, name)
         if known is None and (self.config.offline or not self.health.healthy):
             known = await self.known(name)  # kept by this process or another, or none
-        if known is not None and (self.config.offline or known.age(_now()) < self.config.ttl):
+        if known is not None and self._fresh(known):
             return known
         if self.config.offline:
             return None
