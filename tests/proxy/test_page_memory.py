@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stilton.core.names import ProjectName
+from stilton.core.names import IndexName, ProjectName
 from stilton.indexes.proxy_pages import KnownPage, PageMemory
 from stilton.storage.changes import RESET, Change, ChangeScope
 from stilton.upstream.model import PageFiles, UpstreamPage
+
+
+def change(id: int, scope: ChangeScope, index: str, project: str | None = None) -> Change:
+    return Change(id, scope, IndexName(index), ProjectName(project) if project else None)
+
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,7 +30,7 @@ def known(project: str, files: int = 1) -> KnownPage:
 def test_an_entry_read_before_a_change_is_refused() -> None:
     memory = PageMemory(1 << 20)
     mark = memory.mark()
-    memory.heard([Change(1, ChangeScope.PROJECT, "up", "other")])
+    memory.heard([change(1, ChangeScope.PROJECT, "up", "other")])
     memory.put_entry("up", "alpha", "alpha-0.tar.gz", known("alpha"), mark)
     assert memory.get_entry("up", "alpha", "alpha-0.tar.gz") is None
 
@@ -34,10 +39,10 @@ def test_entries_are_forgotten_with_their_project_index_or_everything() -> None:
     memory = PageMemory(1 << 20)
     for index, project in (("up", "alpha"), ("up", "beta"), ("other", "alpha")):
         memory.put_entry(index, project, f"{project}-0.tar.gz", known(project), memory.mark())
-    memory.heard([Change(1, ChangeScope.PROJECT, "up", "alpha")])
+    memory.heard([change(1, ChangeScope.PROJECT, "up", "alpha")])
     assert memory.get_entry("up", "alpha", "alpha-0.tar.gz") is None
     assert memory.get_entry("up", "beta", "beta-0.tar.gz") is not None
-    memory.heard([Change(2, ChangeScope.INDEX, "up")])
+    memory.heard([change(2, ChangeScope.INDEX, "up")])
     assert memory.get_entry("up", "beta", "beta-0.tar.gz") is None
     assert memory.get_entry("other", "alpha", "alpha-0.tar.gz") is not None
     memory.heard([RESET])
