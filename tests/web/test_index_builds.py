@@ -8,6 +8,7 @@ holds only within one index object, so every request of the burst must get the s
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.testclient import TestClient
 
 from stilton.core.model import IndexKind
+from stilton.core.names import IndexName
 from stilton.indexes.base import Index
 from stilton.runtime import Runtime, open_runtime
 from stilton.settings import Settings
@@ -108,3 +110,25 @@ def test_what_is_made_before_the_feed_tells_of_an_index_stays_valid(
 
 async def _catch_up(state: WebState) -> None:
     await run_in_threadpool(state.versions.catch_up)
+
+
+def test_a_served_app_builds_the_default_index_before_the_first_request(
+    settings: Settings,
+) -> None:
+    with TestClient(create_app(settings, prepare=True)) as client:
+        state = _state(client)
+        assert state.default_index in state.indexes, "built at startup"
+        built = state.indexes[state.default_index].index
+        assert client.get("/simple/").status_code == 200
+        assert state.indexes[state.default_index].index is built, "and used, not built again"
+
+
+def test_a_default_index_that_cannot_be_built_does_not_stop_the_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = replace(settings, default_index=IndexName("nope"))
+    with caplog.at_level("INFO", "stilton.web"), TestClient(create_app(missing, prepare=True)) as c:
+        response = c.get("/simple/")
+        assert response.status_code == 404
+        assert "No index named 'nope'" in response.text
+    assert "the default index 'nope' will be built when first asked for" in caplog.text

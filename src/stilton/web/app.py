@@ -130,9 +130,12 @@ def tune_collector() -> None:
     collect_young_less_often()
 
 
-def create_app(settings: Settings, metrics_dir: Path | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings, metrics_dir: Path | None = None, *, prepare: bool = False
+) -> ASGIApp:
     """The app; ``metrics_dir`` is where a server's workers keep their counts, if they share
-    them (PROMETHEUS_MULTIPROC_DIR)."""
+    them (PROMETHEUS_MULTIPROC_DIR); ``prepare``: build the default index at startup (a
+    served process)."""
     runtime = open_runtime(settings)
     counting = settings.metrics_access != "off"
     metrics = Metrics(metrics_dir)
@@ -149,6 +152,8 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> ASGIApp:
         # Mirrors with --every sync in the background (one worker at a time per mirror).
         home = MirrorHome.of(runtime.database, runtime.blobs, settings)
         mirrors = asyncio.get_running_loop().create_task(run_schedule(home))
+        if prepare:
+            await _prepare(state)
         yield
         mirrors.cancel()
         poller.cancel()
@@ -194,11 +199,26 @@ async def _follow_changes(feed: ChangeFeed) -> None:
             logging.getLogger("stilton.changes").warning("cannot read the change feed: %s", exc)
 
 
+async def _prepare(state: WebState) -> None:
+    """Build the default index (and its members: a proxy's upstream client, its TLS contexts,
+    the modules only proxies need) before the first request: a fresh worker's first page
+    otherwise waits ~70 ms for it. An index that cannot be built now is built, or fails with
+    its own message, when a request asks for it."""
+    try:
+        await state.index(state.default_index)
+    except Exception as exc:  # never a reason not to start
+        logging.getLogger("stilton.web").info(
+            "the default index %r will be built when first asked for: %s",
+            state.default_index,
+            exc,
+        )
+
+
 def app_from_environ() -> ASGIApp:
     """Granian's factory: settings come from the ``STILTON_*`` variables set by the CLI."""
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
     configure_logging(settings.log_level, settings.log_format, settings.access_log)
     shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # noqa: TID251 - set by the supervisor
-    app = create_app(settings, Path(shared) if shared else None)
+    app = create_app(settings, Path(shared) if shared else None, prepare=True)
     tune_collector()  # a served process only: tests make many apps in one process
     return app
