@@ -4,6 +4,7 @@ merge and only rules, invalidation when a member changes, and group file URLs.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,19 +190,10 @@ def test_a_name_published_after_the_upstream_served_it_is_owned_at_once(
 
 
 @pytest.fixture
-def forgetful_client(tmp_path: Path, upstream: FakeUpstream) -> Iterator[TestClient]:
+def forgetful_client(settings: Settings) -> Iterator[TestClient]:
     """The app with no room for parsed upstream pages: every file request reads its entry
     back from the kept page."""
-    settings = Settings.from_env(
-        {},
-        {
-            "data_dir": tmp_path / "data",
-            "default_upstream": upstream.simple_url,
-            "generation_poll_interval": 0,
-            "upstream_page_bytes": 1,
-        },
-    )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(replace(settings, upstream_page_bytes=1))) as test_client:
         yield test_client
 
 

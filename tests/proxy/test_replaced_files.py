@@ -5,7 +5,7 @@ page for one file is not trusted past the TTL, so the other's refresh reaches it
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -22,16 +22,9 @@ WHEEL = "gamma-1.0-py3-none-any.whl"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, upstream: FakeUpstream) -> Settings:
-    return Settings.from_env(
-        {},
-        {
-            "data_dir": tmp_path / "data",
-            "default_upstream": upstream.simple_url,
-            "generation_poll_interval": 0,
-            "upstream_page_bytes": 1,  # no page stays in memory: files are read from kept pages
-        },
-    )
+def settings(settings: Settings) -> Settings:
+    """No page stays in memory: files are looked up in the kept pages."""
+    return replace(settings, upstream_page_bytes=1)
 
 
 @pytest.fixture

@@ -76,7 +76,8 @@ class PolicyIndex:
         return replace(view, detail=detail, fresh_for=fresh_for)
 
     async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
-        return listing_of(await self.find_project(name), filename)  # the policy sees every file
+        # A policy judges a file against the whole page (its newest versions, its cooldowns).
+        return listing_of(await self.find_project(name), filename)
 
     async def _check_file(self, sha256: str, filename: str) -> None:
         try:
