@@ -43,10 +43,12 @@ def upstream_report(server: StiltonServer) -> dict[str, Any]:
     return report
 
 
-def healthy_gauge(server: StiltonServer) -> str:
+def healthy_gauge(server: StiltonServer, index: str = "up") -> str:
+    """The gauge of one proxy (the default layout's ``pypi`` has one from the start too)."""
     with fresh(server) as client:
         text = client.get("/-/metrics").text
-    return next(line for line in text.splitlines() if line.startswith("stilton_upstream_healthy"))
+    gauge = f'stilton_upstream_healthy{{index="{index}"}}'
+    return next(line for line in text.splitlines() if line.startswith(gauge))
 
 
 def not_a_retry(request: LoggedRequest) -> bool:
