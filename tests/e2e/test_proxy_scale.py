@@ -1,8 +1,8 @@
 """A fresh proxy under the load of a cold install of real-size pages: fifty projects whose pages
 list thousands of files each, asked for all at once (a hundred first requests, JSON and HTML),
-with one worker process and with two; and twenty clients racing for one uncached file across two
-workers. Every answer is whole and correct, and the upstream is asked once. No timings.
-"""
+with one worker process and with two; a whole install's requests through the default group
+with two; and twenty clients racing for one uncached file across two workers. Every answer is
+whole and correct, and the upstream is asked once. No timings."""
 
 from __future__ import annotations
 
@@ -182,3 +182,48 @@ def test_two_workers_racing_for_one_uncached_file_download_it_once(
     assert not failed, f"statuses {Counter(d.status for d in downloads)}; {failed[:3]}"
     assert {d.sha256 for d in downloads} == {expected}
     assert upstream.file_gets(listed.filename) == 1
+
+
+async def install_through(
+    server: StiltonServer, upstream: PageUpstream
+) -> tuple[list[Answer], list[Download]]:
+    """What a cold install asks of ``/simple/``: every page at once (JSON and HTML), then every
+    real wheel's core metadata and the wheel, all at once (twice each, as clients retrying do),
+    at the URLs the group's pages give them."""
+    answers = await ask_all_at_once(server.simple_url)
+    urls = []
+    for project in PROJECTS:
+        filename = project.real.wheel_filename
+        sha256 = hashlib.sha256(upstream.file_bytes(filename)).hexdigest()
+        urls.append(f"{server.url}/main/files/{sha256}/{filename}")
+    wanted = [url + ".metadata" for url in urls] * 2 + urls * 2
+    limits = httpx.Limits(max_connections=len(PROJECTS), max_keepalive_connections=len(PROJECTS))
+    async with httpx.AsyncClient(trust_env=False, timeout=CLIENT_TIMEOUT, limits=limits) as client:
+        return answers, await asyncio.gather(*(download(client, url) for url in wanted))
+
+
+def test_a_cold_install_through_the_default_group_asks_the_upstream_once(
+    tmp_path: Path, upstream: PageUpstream
+) -> None:
+    """As a new user's install goes, through ``/simple/`` (``main`` over ``local`` and the
+    proxy), with two workers: every answer whole, each page and wheel fetched once."""
+    upstream.clear_requests()
+    with StiltonServer(
+        tmp_path / "stilton", workers=2, default_upstream=upstream.simple_url
+    ) as server:
+        answers, downloads = asyncio.run(install_through(server, upstream))
+
+    assert [a for a in answers if a.status != 200 or a.note] == []
+    expected = {p.name: frozenset(p.filenames()) for p in PROJECTS}
+    assert [a.project for a in answers if a.filenames != expected[a.project]] == []
+    assert [d for d in downloads if d.status != 200] == []
+    digests = {
+        hashlib.sha256(upstream.file_bytes(p.real.wheel_filename)).hexdigest() for p in PROJECTS
+    } | {hashlib.sha256(p.real.metadata()).hexdigest() for p in PROJECTS}
+    assert {d.sha256 for d in downloads} == digests
+    fetched = upstream.page_gets()
+    assert {p.name: fetched.get(p.name, 0) for p in PROJECTS} == {p.name: 1 for p in PROJECTS}
+    assert {p.name: upstream.file_gets(p.real.wheel_filename) for p in PROJECTS} == {
+        p.name: 1 for p in PROJECTS
+    }
+    assert upstream.synthetic_requests() == []
