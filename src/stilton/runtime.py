@@ -83,12 +83,12 @@ class Runtime:
 
     @property
     def cpu_slots(self) -> CpuSlots:
-        """Turns at parsing and rendering big pages, one per core (see cpu_slots)."""
+        """Turns at parsing and rendering big pages (see cpu_slots)."""
 
         def make() -> CpuSlots:
-            from stilton.indexes.cpu_slots import CpuSlots, default_slots
+            from stilton.indexes.cpu_slots import SLOTS, CpuSlots
 
-            return CpuSlots(default_slots())
+            return CpuSlots(SLOTS)
 
         return self._part("cpu_slots", make)
 
