@@ -1,9 +1,9 @@
 """A thread for the CPU-heavy steps of serving a project page: parsing an upstream page,
 rendering a big page, reading and writing a kept one. One step runs at a time in a process:
 they share one interpreter lock, so a second would finish nothing sooner, and the threads only
-took the lock from each other and from the event loop: in 11 alternating cold installs of
+took the lock from each other and from the event loop: in 15 alternating cold installs of
 ~100 real-size pages with one worker, one slot instead of one per core took less server CPU in
-9 (median 3.9 s against 4.5 s), and with two workers no more. Taking turns also bounds the
+12 (by 12% at the median), and with two workers no more. Taking turns also bounds the
 buffers the steps hold: a cold install asks for ~100 pages together.
 
 After each step the C allocator is asked to give its free pages back to the system
