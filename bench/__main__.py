@@ -124,6 +124,9 @@ def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     real.add_argument("--no-gzip", action="store_true", help="nginx serves pages uncompressed")
     real.add_argument(
+        "--no-peers", action="store_true", help="leave out proxpi and devpi (measured by default)"
+    )
+    real.add_argument(
         "--proxy-index",
         action="store_true",
         help="install from a proxy index of the upstream instead of through the default group "
@@ -169,6 +172,7 @@ def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
         uv=args.uv,
         keep_workdir=args.keep_workdir,
         through_group=not args.proxy_index,
+        peers=not args.no_peers,
     )
     realsize.run(options, environ, lambda line: print(line, flush=True))
 

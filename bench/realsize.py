@@ -3,7 +3,8 @@ when the upstream's pages are as big as the public index's (``page-sizes.tsv``: 
 over 99 pages), against the same install straight from that upstream (nginx).
 
 Each run does, in order: uv direct; for each worker count (1, then 2), a fresh ``stilton serve``
-with a proxy index of nginx, then uv cold and uv warm (``--warm`` times); and in the first
+with a proxy index of nginx, then uv cold and uv warm (``--warm`` times); then, unless
+``--no-peers``, a fresh proxpi and devpi of nginx, uv cold and one uv warm each; and in the first
 ``--pip-runs`` runs, pip direct and pip cold and warm through one more fresh Stilton.
 """
 
@@ -22,9 +23,12 @@ from bench.corpus import Corpus
 from bench.install_probe import Installer, Outcome, Tool, measure_install
 from bench.measure import clean_environ, find_uv, install_scratch, machine_facts
 from bench.page_sizes import SIZES_PATH, parse_sizes
+from bench.peer_envs import DEVPI, PROXPI, PeerInstallError, ensure_installed
+from bench.peers import DevpiMirror, PeerServer, Proxpi
 from bench.proxy_install import git_revision
 from bench.realsize_report import (
     DIRECT,
+    PEERS,
     Run,
     cold_key,
     render_report,
@@ -58,6 +62,7 @@ class Options:
     # Install through the default group (``/simple/``: ``main`` over ``local`` and the ``pypi``
     # proxy), as a new user does; or straight from a proxy index of the upstream.
     through_group: bool = True
+    peers: bool = True  # proxpi and devpi of the same upstream, in every run (not in a smoke run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class Bench:
     environ: Mapping[str, str]  # the servers'
     venvs: Path
     through_group: bool = True
+    peers: tuple[str, ...] = ()  # the peers installed for this benchmark
 
     def install(
         self, tool: Tool, label: str, index_url: str, pid: int, log: Path | None = None
@@ -114,12 +120,49 @@ def through_stilton(bench: Bench, tool: Tool, workers: int, root: Path, warm: in
     return run
 
 
+PEER_SERVERS: dict[str, Callable[[Path, str, Mapping[str, str]], PeerServer]] = {
+    "proxpi": Proxpi,
+    "devpi": DevpiMirror,
+}
+
+
+def through_peer(bench: Bench, peer: str, root: Path) -> Run:
+    """A fresh peer proxy of the upstream: one cold uv install, then one warm."""
+    keys = [f"{Tool.UV} {peer} cold", f"{Tool.UV} {peer} warm 1"]
+    try:
+        with PEER_SERVERS[peer](root, bench.upstream.index_url, bench.environ) as server:
+            return {key: bench.install(Tool.UV, key, server.index_url, server.pid) for key in keys}
+    except BenchServerError as exc:
+        reason = f"{peer} did not start: {str(exc).splitlines()[0]}"
+        return {key: Outcome.not_run(Tool.UV, reason) for key in keys}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def install_peers(
+    options: Options, uv: str, environ: Mapping[str, str], say: Callable[[str], None]
+) -> tuple[str, ...]:
+    """The peers to measure, installed in their own venvs (the network, the first time)."""
+    if not options.peers or options.smoke:
+        return ()
+    try:
+        for peer in (PROXPI, DEVPI):
+            ensure_installed(peer, uv, environ)
+    except PeerInstallError as exc:
+        say(f"peers left out: {exc}")
+        return ()
+    say(f"peers: {PROXPI.label}; {DEVPI.label}")
+    return PEERS
+
+
 def one_run(bench: Bench, options: Options, number: int) -> Run:
     upstream = bench.upstream
     run = {DIRECT[Tool.UV]: bench.install(Tool.UV, "uv direct", upstream.index_url, upstream.pid)}
     for workers in WORKER_COUNTS:
         root = bench.workdir / f"stilton-{number}-w{workers}"
         run |= through_stilton(bench, Tool.UV, workers, root, options.warm)
+    for peer in bench.peers:
+        run |= through_peer(bench, peer, bench.workdir / f"{peer}-{number}")
     if number <= options.pip_runs:
         direct = bench.install(Tool.PIP, "pip direct", upstream.index_url, upstream.pid)
         run[DIRECT[Tool.PIP]] = direct
@@ -204,8 +247,9 @@ def run_in(
         say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
         source = "the default group, /simple/" if options.through_group else "a proxy index"
         say(f"stilton: installs from {source}")
+        peers = install_peers(options, uv.path, env, say)
         bench = Bench(
-            installer, upstream, workdir, [], env, installs / "venvs", options.through_group
+            installer, upstream, workdir, [], env, installs / "venvs", options.through_group, peers
         )
         runs = measure(options, bench, say)
     say("")
@@ -215,6 +259,7 @@ def run_in(
         "stilton_revision": git_revision(corpora.BENCH_DIR),
         "upstream": {"server": upstream.label, "gzip": options.gzip},
         "stilton_index": "main group (/simple/)" if options.through_group else "proxy index",
+        "peers": {peer.name: peer.label for peer in (PROXPI, DEVPI) if peer.name in bench.peers},
         "installs_dir": str(installs),
         **describe(options, corpus, tree),
         "stilton_log_problems": bench.problems,

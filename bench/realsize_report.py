@@ -20,6 +20,7 @@ from bench.install_probe import Outcome, Tool
 
 Run = dict[str, Outcome]  # one run's installs, by key
 DIRECT = {Tool.UV: "uv direct", Tool.PIP: "pip direct"}
+PEERS = ("proxpi", "devpi")  # peer proxies measured with uv, cold and one warm install
 PROBLEM_LINES = 12  # distinct Stilton log messages shown
 # A log record of an error, or the last line of a traceback (``module.SomeError: message``).
 LOGGED_ERROR = re.compile(r"^(?:ERROR|CRITICAL) |^[\w.]+(?:Error|Exception)\b")
@@ -87,6 +88,7 @@ def build_rows(runs: Sequence[Run]) -> list[Row]:
         for workers in (1, 2):
             prefix = server_key(tool, workers)
             names += [f"{prefix} cold", f"{prefix} warm first", f"{prefix} warm best"]
+    names += [f"{Tool.UV} {peer} {install}" for peer in PEERS for install in ("cold", "warm first")]
     rows = [
         Row(name, tuple(got for run in runs if (got := pick(run, name)) is not None))
         for name in names
@@ -134,8 +136,8 @@ def _statuses(row: Row) -> str:
 
 def _server_errors(row: Row) -> str:
     """Answers of 500 or more in the server's log (with how many were unexpected exceptions);
-    blank for nginx, which Stilton's log does not cover."""
-    if row.name in DIRECT.values():
+    blank for nginx and the peers, which Stilton's log does not cover."""
+    if " stilton " not in row.name:
         return ""
     total = sum(o.server_errors.total for o in row.outcomes)
     unexpected = sum(o.server_errors.unexpected for o in row.outcomes)
@@ -192,6 +194,15 @@ def render_ratios(rows: Sequence[Row]) -> list[str]:
             (f"{tool} w2 / w1 cold", f"{w2} cold", f"{w1} cold"),
             (f"{tool} w2 / w1 best warm", f"{w2} warm best", f"{w1} warm best"),
         ]
+        for peer in PEERS if tool is Tool.UV else ():
+            cold, warm = f"{tool} {peer} cold", f"{tool} {peer} warm first"
+            pairs += [
+                (f"{peer} cold / {tool} direct", cold, DIRECT[tool]),
+                (f"{peer} warm / {tool} direct", warm, DIRECT[tool]),
+                (f"stilton w1 cold / {peer} cold", f"{w1} cold", cold),
+                (f"stilton w2 cold / {peer} cold", f"{w2} cold", cold),
+                (f"stilton w2 best warm / {peer} warm", f"{w2} warm best", warm),
+            ]
         for label, top, bottom in pairs:
             if top in by_name and bottom in by_name:
                 lines.append(f"  {label:<40} {_ratio(by_name[top], by_name[bottom])}")

@@ -22,13 +22,16 @@ from pypi_simple import ACCEPT_JSON_ONLY, ProjectPage
 from bench.corpus import LARGE_LOCK_PATH, CorpusFile, parse_lock, smoke_corpus
 from bench.install_probe import (
     LogLine,
+    Outcome,
     ServerErrors,
+    Tool,
     Traffic,
     failure_reason,
     reported_statuses,
 )
 from bench.page_files import lower_versions, synthetic_files
 from bench.page_sizes import SIZES_PATH, PageSize, parse_sizes, render_sizes
+from bench.realsize_report import render_report
 from bench.realsize_tree import build_realsize_tree, smoke_sizes
 from bench.servers import NginxUpstream, find_nginx
 
@@ -183,3 +186,29 @@ def test_smoke_run_prints_a_table_without_failures(tmp_path: Path) -> None:
     failed = {name: row["failed_runs"] for name, row in rows.items() if row["failed_runs"]}
     assert failed == {}, completed.stdout
     assert "FAILED" not in completed.stdout and "ERROR" not in completed.stdout
+
+
+def test_peers_get_rows_and_ratios_of_their_own() -> None:
+    def took(seconds: float) -> Outcome:
+        return Outcome(Tool.UV, seconds, None, {}, 1.0, 10**8, Traffic())
+
+    run = {
+        "uv direct": took(1.5),
+        "uv stilton w2 cold": took(3.0),
+        "uv stilton w2 warm 1": took(1.8),
+        "uv stilton w2 warm 2": took(1.6),
+        "uv proxpi cold": took(4.0),
+        "uv proxpi warm 1": took(2.0),
+        "uv devpi cold": Outcome.not_run(Tool.UV, "devpi did not start: no port"),
+        "uv devpi warm 1": Outcome.not_run(Tool.UV, "devpi did not start: no port"),
+    }
+    report = render_report([run], ["a"], [])
+    rows = {
+        " ".join(line.split()[:3]): line for line in report.splitlines() if line.startswith("uv ")
+    }
+    assert "uv proxpi cold" in rows and "uv devpi cold" in rows
+    assert rows["uv devpi cold"].split()[3] == "0/1" and "devpi did not start" in report
+    ratios = [line.strip() for line in report.splitlines() if " / " in line]
+    assert any(r.startswith("stilton w2 cold / proxpi cold") and "0.75x" in r for r in ratios)
+    assert any(r.startswith("proxpi cold / uv direct") and "2.67x" in r for r in ratios)
+    assert not any("stilton w1" in r for r in ratios), "no row, no ratio"
