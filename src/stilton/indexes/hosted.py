@@ -133,17 +133,15 @@ class HostedIndex:
 
     async def find_project(self, name: ProjectName) -> ProjectView | None:
         absent = self.absent
-        if absent is None:
-            detail = await to_thread.run_sync(self.find_detail, name)
-            return ProjectView(detail) if detail is not None else None
-        if absent.has(self.name, name):
+        if absent is not None and absent.has(self.name, name):
             return None
-        mark = absent.mark(self.name)
+        mark = absent.mark(self.name) if absent is not None else None
         detail = await to_thread.run_sync(self.find_detail, name)
-        if detail is None:
+        if detail is not None:
+            return ProjectView(detail)
+        if absent is not None and mark is not None:
             absent.add(self.name, name, mark)
-            return None
-        return ProjectView(detail)
+        return None
 
     async def find_listing(self, name: ProjectName, filename: str) -> FileListing:
         return listing_of(await self.find_project(name), filename)

@@ -158,6 +158,7 @@ class PageMemory:
     def put(self, index: str, name: str, known: KnownPage) -> None:
         with self._lock:
             self._drop((index, name))
+            self._drop_entries((index, name))  # this process refreshed the page
             if known.weight > self._max_bytes // 2:
                 return
             self._pages[(index, name)] = known
@@ -193,6 +194,7 @@ class PageMemory:
                 elif change.scope is ChangeScope.PROJECT and change.index and change.project:
                     self._changes += 1
                     self._drop((change.index, change.project))
+                    self._drop_entries((change.index, change.project))
                 elif change.scope is ChangeScope.INDEX and change.index:
                     self._changes += 1
                     for key in [k for k in self._pages if k[0] == change.index]:
@@ -202,10 +204,13 @@ class PageMemory:
                     )
 
     def _drop(self, key: tuple[str, str]) -> None:
-        """Forget a project's page, and its pages of one file."""
         known = self._pages.pop(key, None)
         if known is not None:
             self._bytes -= known.weight
+
+    def _drop_entries(self, key: tuple[str, str]) -> None:
+        """Forget a project's pages of one file (a page out of memory for lack of room keeps
+        them: they are read back for that very reason)."""
         if self._entries:
             for entry in [k for k in self._entries if k[:2] == key]:
                 del self._entries[entry]
