@@ -133,6 +133,12 @@ def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(/simple/, as a new user does)",
     )
     real.add_argument(
+        "--page-files",
+        type=positive,
+        help="pages of this many files each instead of the public index's sizes (a control: "
+        "what a cold install costs without big pages)",
+    )
+    real.add_argument(
         "--smoke",
         action="store_true",
         help=f"three tiny local wheels, pages of {realsize.SMOKE_FILES} files, one run; "
@@ -173,6 +179,7 @@ def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
         keep_workdir=args.keep_workdir,
         through_group=not args.proxy_index,
         peers=not args.no_peers,
+        page_files=args.page_files,
     )
     realsize.run(options, environ, lambda line: print(line, flush=True))
 

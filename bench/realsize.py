@@ -63,6 +63,9 @@ class Options:
     # proxy), as a new user does; or straight from a proxy index of the upstream.
     through_group: bool = True
     peers: bool = True  # proxpi and devpi of the same upstream, in every run (not in a smoke run)
+    # Pages of this many files each instead of the public index's sizes: a control that leaves
+    # only the cost of a proxy's requests and bytes, without the work of big pages.
+    page_files: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,13 @@ def load(options: Options, workdir: Path, environ: Mapping[str, str]) -> tuple[C
     """The corpus and its real-size tree (tiny wheels and made-up sizes for a smoke run)."""
     if options.smoke:
         corpus = corpora.smoke_corpus(workdir / "smoke-wheels")
-        sizes = smoke_sizes(corpus, SMOKE_FILES)
+        sizes = smoke_sizes(corpus, options.page_files or SMOKE_FILES)
     else:
         corpus, _ = corpora.load_corpus(corpora.LARGE_LOCK_PATH, corpora.CACHE_DIR, environ)
-        sizes = parse_sizes(SIZES_PATH.read_text())
+        if options.page_files is None:
+            sizes = parse_sizes(SIZES_PATH.read_text())
+        else:
+            sizes = smoke_sizes(corpus, options.page_files)
     return corpus, build_realsize_tree(corpus, sizes, workdir / "tree")
 
 
@@ -190,6 +196,7 @@ def describe(options: Options, corpus: Corpus, tree: Tree) -> dict[str, Any]:
         "runs": options.runs,
         "warm_installs": options.warm,
         "corpus": {"smoke": options.smoke, "wheels": len(corpus.files)},
+        "page_files": options.page_files,  # None: the public index's page sizes
         "pages": {"files": tree.listed_files, "json_bytes": tree.json_bytes},
         "load_1min_at_end": round(os.getloadavg()[0], 2),
     }

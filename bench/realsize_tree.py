@@ -166,9 +166,10 @@ def smoke_sizes(corpus: Corpus, files: int) -> dict[NormalizedName, PageSize]:
     """Made-up page sizes for a smoke run: ``files`` entries per project, one version in ten
     with an sdist."""
     versions = max(2, files // 10)
+    sdists = min(versions, files - 1)  # the pinned wheel is always listed
     return {
         file.project: PageSize(
-            file.project, files, files - versions, versions, 0, versions, json_bytes=0
+            file.project, files, files - sdists, sdists, 0, versions, json_bytes=0
         )
         for file in corpus.files
     }

@@ -93,6 +93,19 @@ def test_real_size_page_parses_alike_as_html_and_json(tmp_path: Path) -> None:
     assert (page / "index.json.gz").exists()
 
 
+@pytest.mark.parametrize("files", [1, 2, 3, 25])
+def test_small_pages_list_exactly_as_many_files(tmp_path: Path, files: int) -> None:
+    """``--page-files``: every page lists that many files, the pinned wheel among them."""
+    corpus = smoke_corpus(tmp_path / "wheels")
+    tree = build_realsize_tree(corpus, smoke_sizes(corpus, files), tmp_path / "tree")
+    assert tree.listed_files == 3 * files
+    for file in corpus.files:
+        data = json.loads((tree.root / "simple" / file.project / "index.json").read_text())
+        names = [entry["filename"] for entry in data["files"]]
+        assert len(names) == len(set(names)) == files
+        assert file.filename in names
+
+
 def test_upstream_traffic_counts_pages_and_synthetic_requests() -> None:
     lines = [
         LogLine("GET", "/simple/numpy/", 200),
