@@ -1,0 +1,101 @@
+"""A worker process that dies (the OOM killer, a crash: here SIGKILL) in the middle of cold
+requests is replaced, and the server goes on: the other worker keeps answering, the requests
+the dead one held are answered when the clients try again (its leases died with it), and a real
+install through the default group succeeds afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.clients import UvPip, Workspace
+from tests.support.connections import connections_by_process, process_tree
+from tests.support.dists import Dist
+from tests.support.server import StiltonServer
+from tests.support.upstream import FakeUpstream, Fault
+
+pytestmark = pytest.mark.e2e
+
+LIBRARIES = [Dist(f"crash-lib{n}", "1.0", padding=200_000) for n in range(8)]
+APP = Dist("crash-app", "1.0", requires_dist=tuple(d.name for d in LIBRARIES))
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+SLOW = 3.0  # seconds the upstream waits before each answer: the window the kill falls in
+ATTEMPTS = 5  # what a client does with a connection that broke: try again, a few times
+DEADLINE = 30.0  # seconds for the replacement to start (Granian waits before a respawn)
+
+
+def fetch_page(url: str) -> tuple[int, list[str]]:
+    """A page as a careful client gets it: a new connection per try, again after a broken
+    connection or a 5xx. Returns the tries it took and the filenames listed."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with httpx.Client(trust_env=False, timeout=60.0) as client:
+                response = client.get(url, headers=JSON)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        if response.status_code < 500:
+            assert response.status_code == 200, response.text
+            return attempt, [entry["filename"] for entry in response.json()["files"]]
+        time.sleep(0.2)
+    raise AssertionError(f"{url} failed {ATTEMPTS} times")
+
+
+def workers_of(server: StiltonServer) -> set[int]:
+    assert server.pid is not None
+    return set(process_tree(server.pid)) - {server.pid}
+
+
+def test_a_killed_worker_is_replaced_while_the_other_serves(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    with FakeUpstream(slow_seconds=SLOW) as upstream:
+        for dist in [APP, *LIBRARIES]:
+            upstream.add(dist, sdist=False)
+        upstream.set_fault(Fault.SLOW)
+        with StiltonServer(
+            tmp_path / "stilton", workers=2, default_upstream=upstream.simple_url
+        ) as server:
+            first = workers_of(server)
+            assert len(first) == 2
+            dists = [APP, *LIBRARIES]
+            with ThreadPoolExecutor(len(dists)) as pool:
+                pages = [pool.submit(fetch_page, server.simple_url + d.name + "/") for d in dists]
+                # Kill a worker that holds some of these requests, while they wait upstream.
+                deadline = time.monotonic() + SLOW
+                while not (holding := connections_by_process(server.pid or 0, server.port)):
+                    assert time.monotonic() < deadline, "no worker took the requests"
+                    time.sleep(0.02)
+                victim = max(holding, key=lambda pid: holding[pid])
+                assert victim in first
+                os.kill(victim, signal.SIGKILL)
+                answers = [page.result() for page in pages]
+
+            # Every page was answered, whole; those the dead worker held after a retry.
+            for dist, (_, filenames) in zip(dists, answers, strict=True):
+                assert filenames == [dist.wheel_filename]
+            assert max(attempts for attempts, _ in answers) > 1
+
+            # The dead worker is replaced by a new process; the server never stopped.
+            deadline = time.monotonic() + DEADLINE
+            while len(now := workers_of(server)) != 2 or victim in now:
+                assert time.monotonic() < deadline, f"workers {now} after killing {victim}"
+                time.sleep(0.2)
+            assert len(now - first) == 1
+            assert "Unexpected exit" in server.read_log()
+
+            # Both workers answer, and a real install through the default group succeeds.
+            upstream.clear_faults()
+            with httpx.Client(
+                trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+            ) as client:
+                for _ in range(12):
+                    assert client.get(server.url + "/-/ready").status_code == 200
+            python = UvPip().install(workspace, server.simple_url, APP.name)
+            assert workspace.imported_version(python, "crash_app") == "1.0"
