@@ -41,6 +41,10 @@ POSITIVE = (
 )
 
 
+# Set by the process that supervises a server's workers, for them (not a setting).
+SUPERVISOR_PID_VARIABLE = "STILTON_SUPERVISOR_PID"
+
+
 def default_data_dir(environ: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME/stilton``, else ``~/.local/share/stilton``."""
     base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", "~")) / ".local/share")

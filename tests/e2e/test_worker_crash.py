@@ -1,7 +1,8 @@
-"""A worker process that dies (the OOM killer, a crash: here SIGKILL) in the middle of cold
-requests is replaced, and the server goes on: the other worker keeps answering, the requests
-the dead one held are answered when the clients try again (its leases died with it), and a real
-install through the default group succeeds afterwards."""
+"""Processes of a server that die. A worker process that dies (the OOM killer, a crash: here
+SIGKILL) in the middle of cold requests is replaced, and the server goes on: the other worker
+keeps answering, the requests the dead one held are answered when the clients try again (its
+leases died with it), and a real install through the default group succeeds afterwards. Workers
+whose supervising process is killed stop by themselves, rather than serve on unsupervised."""
 
 from __future__ import annotations
 
@@ -45,6 +46,15 @@ def fetch_page(url: str) -> tuple[int, list[str]]:
             return attempt, [entry["filename"] for entry in response.json()["files"]]
         time.sleep(0.2)
     raise AssertionError(f"{url} failed {ATTEMPTS} times")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def workers_of(server: StiltonServer) -> set[int]:
@@ -99,3 +109,21 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(
                     assert client.get(server.url + "/-/ready").status_code == 200
             python = UvPip().install(workspace, server.simple_url, APP.name)
             assert workspace.imported_version(python, "crash_app") == "1.0"
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    server = StiltonServer(tmp_path / "stilton", workers=2)
+    server.start()
+    try:
+        workers = workers_of(server)
+        assert len(workers) == 2
+        os.kill(server.pid or 0, signal.SIGKILL)
+        deadline = time.monotonic() + DEADLINE
+        while running := {pid for pid in workers if alive(pid)}:
+            assert time.monotonic() < deadline, f"workers {running} outlived their supervisor"
+            time.sleep(0.1)
+        with pytest.raises(httpx.TransportError):  # nothing serves on the port any more
+            httpx.get(server.url + "/-/ready", timeout=2.0)
+        assert server.read_log().count("the supervising process") == 2
+    finally:
+        server.stop()

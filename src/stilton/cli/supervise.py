@@ -11,7 +11,7 @@ from pathlib import Path
 from granian import Granian
 from granian.constants import Interfaces
 
-from stilton.settings import Settings
+from stilton.settings import SUPERVISOR_PID_VARIABLE, Settings
 from stilton.web.log_format import granian_logging
 
 
@@ -30,6 +30,7 @@ def share_metrics(settings: Settings) -> None:
 def main() -> None:
     settings = Settings.from_env(os.environ)
     share_metrics(settings)
+    os.environ[SUPERVISOR_PID_VARIABLE] = str(os.getpid())  # the workers stop when it is gone
     Granian(
         "stilton.web.app:app_from_environ",
         factory=True,

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ from stilton.core.errors import StiltonError
 from stilton.mirror.runs import MirrorHome
 from stilton.mirror.schedule import run_schedule
 from stilton.runtime import open_runtime
-from stilton.settings import Settings
+from stilton.settings import SUPERVISOR_PID_VARIABLE, Settings
 from stilton.storage.changes import ChangeFeed
 from stilton.web import files, health, jsonapi, metrics_route, simple, upload
 from stilton.web.api import create_api
@@ -131,11 +132,16 @@ def tune_collector() -> None:
 
 
 def create_app(
-    settings: Settings, metrics_dir: Path | None = None, *, prepare: bool = False
+    settings: Settings,
+    metrics_dir: Path | None = None,
+    *,
+    prepare: bool = False,
+    supervisor: int | None = None,
 ) -> ASGIApp:
     """The app; ``metrics_dir`` is where a server's workers keep their counts, if they share
     them (PROMETHEUS_MULTIPROC_DIR); ``prepare``: build the default index at startup (a
-    served process)."""
+    served process); ``supervisor``: the pid of the process whose worker this is, which it
+    does not outlive."""
     runtime = open_runtime(settings)
     counting = settings.metrics_access != "off"
     metrics = Metrics(metrics_dir)
@@ -152,9 +158,14 @@ def create_app(
         # Mirrors with --every sync in the background (one worker at a time per mirror).
         home = MirrorHome.of(runtime.database, runtime.blobs, settings)
         mirrors = asyncio.get_running_loop().create_task(run_schedule(home))
+        watch = None
+        if supervisor is not None:
+            watch = asyncio.get_running_loop().create_task(_follow_supervisor(supervisor))
         if prepare:
             await _prepare(state)
         yield
+        if watch is not None:
+            watch.cancel()
         mirrors.cancel()
         poller.cancel()
         searcher.cancel()
@@ -199,6 +210,21 @@ async def _follow_changes(feed: ChangeFeed) -> None:
             logging.getLogger("stilton.changes").warning("cannot read the change feed: %s", exc)
 
 
+SUPERVISOR_CHECK = 1.0  # seconds between looks at whether the supervising process lives
+
+
+async def _follow_supervisor(supervisor: int) -> None:
+    """Stop once the supervising process is gone. Killed at once (SIGKILL, the OOM killer, a
+    process manager that signals only the pid it started), it cannot stop its workers, which
+    would otherwise go on serving, unsupervised, on the port a new server takes."""
+    while os.getppid() == supervisor:
+        await asyncio.sleep(SUPERVISOR_CHECK)
+    logging.getLogger("stilton.web").warning(
+        "the supervising process %d is gone; this worker stops", supervisor
+    )
+    os.kill(os.getpid(), signal.SIGTERM)  # the server's own graceful stop
+
+
 async def _prepare(state: WebState) -> None:
     """Build the default index (and its members: a proxy's upstream client, its TLS contexts,
     the modules only proxies need) before the first request: a fresh worker's first page
@@ -219,6 +245,13 @@ def app_from_environ() -> ASGIApp:
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
     configure_logging(settings.log_level, settings.log_format, settings.access_log)
     shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # noqa: TID251 - set by the supervisor
-    app = create_app(settings, Path(shared) if shared else None, prepare=True)
+    # Also set by the supervisor: a worker that starts after it died sees another parent.
+    supervisor = os.environ.get(SUPERVISOR_PID_VARIABLE)  # noqa: TID251 - set by the supervisor
+    app = create_app(
+        settings,
+        Path(shared) if shared else None,
+        prepare=True,
+        supervisor=int(supervisor) if supervisor else os.getppid(),
+    )
     tune_collector()  # a served process only: tests make many apps in one process
     return app
