@@ -31,6 +31,7 @@ LOG_FORMATS = ("text", "json")
 METRICS_ACCESS = ("public", "authenticated", "admin", "off")
 POSITIVE = (
     "database_pool_size",
+    "shutdown_timeout",
     "password_checks",
     "guard_slow_after",
     "guard_lock_after",
@@ -74,6 +75,9 @@ class Settings:
     # through Stilton instead of answered with a redirect to such a URL.
     presigned_url_seconds: int = 0
     workers: int = 0  # worker processes; 0: one per core
+    # Seconds a stopping server lets requests still running (a slow client's download) finish
+    # before it ends its workers.
+    shutdown_timeout: int = 30
     max_upload_size: int = 100 * 2**20  # bytes, per file (PyPI's default)
     # Seconds an upload's body may go without a byte arriving before it is abandoned (408).
     upload_idle_timeout: float = 60.0

@@ -2,12 +2,14 @@
 SIGKILL) in the middle of cold requests is replaced, and the server goes on: the other worker
 keeps answering, the requests the dead one held are answered when the clients try again (its
 leases died with it), and a real install through the default group succeeds afterwards. Workers
-whose supervising process is killed stop by themselves, rather than serve on unsupervised."""
+whose supervising process is killed stop by themselves, rather than serve on unsupervised; and
+a stopping server ends, after ``shutdown_timeout``, a download a stalled client holds open."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.clients import UvPip, Workspace
+from tests.support.clients import UvPip, Workspace, write_dists
 from tests.support.connections import connections_by_process, process_tree
 from tests.support.dists import Dist
 from tests.support.server import StiltonServer
@@ -125,5 +127,27 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
         with pytest.raises(httpx.TransportError):  # nothing serves on the port any more
             httpx.get(server.url + "/-/ready", timeout=2.0)
         assert server.read_log().count("the supervising process") == 2
+    finally:
+        server.stop()
+
+
+def test_a_stopping_server_does_not_wait_for_a_stalled_download_forever(tmp_path: Path) -> None:
+    big = Dist("crash-big", "1.0", padding=30_000_000)
+    server = StiltonServer(tmp_path / "stilton", workers=2, settings={"shutdown_timeout": "2"})
+    server.start()
+    try:
+        write_dists(big, tmp_path / "dists")
+        server.cli("import", str(tmp_path / "dists"))
+        with httpx.Client(trust_env=False) as client:
+            page = client.get(server.index_url() + big.name + "/", headers=JSON).json()
+        url = next(f["url"] for f in page["files"] if f["filename"] == big.wheel_filename)
+        with socket.create_connection(("127.0.0.1", server.port)) as stalled:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert stalled.recv(1024).startswith(b"HTTP/1.1 200")  # and reads no more
+            started = time.monotonic()
+            assert server.terminate(DEADLINE), "the server still waits for the stalled download"
+            assert time.monotonic() - started >= 1.5  # it was given its chance first
+        assert "refused to gracefully stop" in server.read_log()
     finally:
         server.stop()

@@ -190,6 +190,20 @@ class StiltonServer:
                 process.wait(timeout)
         self._kill_group(process)
 
+    def terminate(self, timeout: float) -> bool:
+        """SIGTERM the server (its graceful stop) and wait up to ``timeout`` seconds: whether
+        it stopped in that time. One that did not is left for ``stop``."""
+        process = self._process
+        if process is None:
+            return True
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self._kill_group(process)  # nothing of its group outlives it
+        return True
+
     def kill(self) -> None:
         """SIGKILL the server and its workers at once: a crash, for recovery tests."""
         process = self._process

@@ -41,6 +41,7 @@ def main() -> None:
         # A worker that dies (the OOM killer, a crash) is replaced; the others serve meanwhile.
         # (Granian's default stops the whole server; it still stops on a crash loop.)
         respawn_failed_workers=True,
+        workers_kill_timeout=settings.shutdown_timeout,
         log_access=False,  # Stilton's own request log (stilton.access) says more
         log_dictconfig=granian_logging(settings.log_format),
         ssl_cert=Path(settings.tls_cert) if settings.tls_cert else None,
