@@ -3,6 +3,9 @@ made (cache hits answered by the fast path too), and readable by whom ``metrics_
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from starlette.testclient import TestClient
 from stilton.runtime import open_runtime
 from stilton.settings import Settings
 from stilton.web.app import create_app
-from stilton.web.metrics import route_kind
+from stilton.web.metrics import forget_dead_processes, route_kind
 from tests.support.dists import Dist
 from tests.support.metrics import scrape, value
 from tests.support.uploads import basic_auth
@@ -115,3 +118,25 @@ ROUTES = [
 @pytest.mark.parametrize(("method", "path", "kind"), ROUTES)
 def test_route_kinds(method: str, path: str, kind: str) -> None:
     assert route_kind(method, path) == kind
+
+
+def test_the_live_gauges_of_a_dead_worker_are_forgotten(tmp_path: Path) -> None:
+    """A worker that died (its replacement has another pid) left its gauges' file; a scrape
+    drops it, and keeps the files of live processes and the counters of dead ones."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead, live = int(gone.stdout), os.getpid()
+    names = [
+        f"gauge_livemin_{dead}.db",
+        f"gauge_livemin_{live}.db",
+        f"counter_{dead}.db",
+        f"gauge_min_{dead}.db",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    forget_dead_processes(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])

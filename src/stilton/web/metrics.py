@@ -10,6 +10,8 @@ counts stay in memory. Who may read them is the setting ``metrics_access``
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from stilton.core.model import IndexKind
@@ -155,9 +157,33 @@ class Metrics:
         if self.multiprocess_dir is None:
             registry.register(self.registry)
         else:
+            forget_dead_processes(self.multiprocess_dir)
             MultiProcessCollector(registry, str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
         registry.register(ProxyCaches(runtime))
         return generate_latest(registry)
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+def forget_dead_processes(directory: Path) -> None:
+    """Drop the live gauges of workers that are gone. A worker that died left its values (an
+    upstream it last saw unhealthy, say), and its replacement has a new pid: they would be
+    shown until the server restarts (prometheus-client leaves this to the process manager)."""
+    for path in directory.glob("gauge_live*_*.db"):
+        found = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if found is not None and not _running(int(found.group(1))):
+            mark_process_dead(int(found.group(1)), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 class ProxyCaches(Collector):
