@@ -6,6 +6,7 @@ Nothing is read at import time; callers pass the environment in (``Settings.from
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,6 +45,62 @@ POSITIVE = (
 
 # Set by the process that supervises a server's workers, for them (not a setting).
 SUPERVISOR_PID_VARIABLE = "STILTON_SUPERVISOR_PID"
+
+
+def available_cores(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroup: Path = Path("/proc/self/cgroup")
+) -> int:
+    """The cores this process may use, not the machine's count: those it may run on (a
+    cpuset), and no more than its CPU quota (``docker run --cpus``, a Kubernetes CPU limit, a
+    systemd ``CPUQuota``), rounded up. A pod limited to 2 CPUs on a 64-core node gets 2 workers,
+    not 64 (~100 MB each before it serves anything)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cpu_quota(cgroup_root, own_cgroup)
+    if quota is not None:
+        cores = min(cores or quota, quota)
+    return max(1, cores or 1)
+
+
+def _cpu_quota(cgroup_root: Path, own_cgroup: Path) -> int | None:
+    """The smallest CPU quota over this process's cgroup and its parents, in whole CPUs
+    (rounded up); None where there is none or it cannot be read."""
+    try:
+        lines = own_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    limits: list[float] = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        if controllers == "" and path:  # cgroup v2: "0::/path"
+            directory = cgroup_root / path.lstrip("/")
+            while True:
+                limits += _quota_v2(directory / "cpu.max")
+                if directory == cgroup_root or cgroup_root not in directory.parents:
+                    break
+                directory = directory.parent
+        elif "cpu" in controllers.split(","):  # cgroup v1: the container's own at the mount
+            for mount in ("cpu", "cpu,cpuacct"):
+                limits += _quota_v1(cgroup_root / mount)
+    if not limits:
+        return None
+    return max(1, math.ceil(min(limits)))
+
+
+def _quota_v2(path: Path) -> list[float]:
+    try:
+        quota, period = path.read_text().split()[:2]
+        return [] if quota == "max" else [int(quota) / int(period)]
+    except (OSError, ValueError, ZeroDivisionError):
+        return []
+
+
+def _quota_v1(directory: Path) -> list[float]:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+        return [quota / period] if quota > 0 and period > 0 else []
+    except (OSError, ValueError):
+        return []
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -140,10 +197,7 @@ class Settings:
     def worker_count(self) -> int:
         if self.workers > 0:
             return self.workers
-        # The cores this process may run on (a container's limit), not the machine's count.
-        if hasattr(os, "sched_getaffinity"):
-            return len(os.sched_getaffinity(0))
-        return os.cpu_count() or 1
+        return available_cores()
 
     @property
     def sqlite_path(self) -> Path:
