@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypi_simple import ProjectPage
+from selectolax.lexbor import LexborHTMLParser
 
+from stilton.upstream import page_formats
 from stilton.upstream.page_formats import (
     RawLink,
     UnsupportedVersion,
@@ -111,10 +114,15 @@ def test_json_pages_read_as_pypi_simple_reads_them(entries: list[dict[str, Any]]
     assert_same(read_json_page(body, PAGE_URL).links, reference)
 
 
+# Pages with more tags than this are read by the streaming parser, not into a tree.
+READERS = {"tree": page_formats.TREE_TAGS, "stream": -1}
+
+
+@pytest.mark.parametrize("tags", READERS.values(), ids=READERS.keys())
 @settings(max_examples=150, deadline=None)
 @given(st.lists(links(), max_size=6), st.none() | HREFS)
 def test_html_pages_read_as_pypi_simple_reads_them(
-    entries: list[dict[str, Any]], base: str | None
+    tags: int, entries: list[dict[str, Any]], base: str | None
 ) -> None:
     body = html_page(entries, base)
     reference = ProjectPage.from_html("demo", body, base_url=PAGE_URL, from_encoding="utf-8")
@@ -122,7 +130,54 @@ def test_html_pages_read_as_pypi_simple_reads_them(
         # pypi-simple keeps an empty data-yanked as yanked with reason "" (ours: no reason).
         if package.yanked_reason == "":
             package.yanked_reason = None
-    assert_same(read_html_page(body, PAGE_URL).links, reference)
+    with patch.object(page_formats, "TREE_TAGS", tags):
+        assert_same(read_html_page(body, PAGE_URL).links, reference)
+
+
+PAGE = PAGE_URL + "x.whl"
+
+
+@pytest.mark.parametrize("tags", READERS.values(), ids=READERS.keys())
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ('<!-- <a href="x.whl">demo-1.0.tar.gz</a> -->', []),
+        ("<script>let a = '<a href=\"x.whl\">demo-1.0.tar.gz</a>'</script>", []),
+        ('<a name="top">demo-1.0.tar.gz</a>', []),  # no href
+        ('<A HREF="x.whl" DATA-REQUIRES-PYTHON="&gt;=3.8">demo-1.0.tar.gz</A>', [(PAGE, ">=3.8")]),
+        ('<a href="x.whl">demo-<b>1.0</b>.tar.gz</a>', [(PAGE, None)]),
+        (
+            '<a href="x.whl" data-requires-python=">=3.8 > 2">demo-1.0.tar.gz</a>',
+            [(PAGE, ">=3.8 > 2")],
+        ),
+        ("<a href='x.whl' data-requires-python=&lt;4>demo-1.0.tar.gz</a>", [(PAGE, "<4")]),
+        ('<a href="a&amp;b.whl">demo-1.0.tar.gz</a>', [(PAGE_URL + "a&b.whl", None)]),
+        (
+            '<base><base href="/up/"><a href="x.whl">demo-1.0.tar.gz</a>',
+            [("http://127.0.0.1:8000/up/x.whl", None)],
+        ),
+    ],
+)
+def test_html_markup_is_read_as_browsers_read_it(
+    tags: int, markup: str, expected: list[tuple[str, str | None]]
+) -> None:
+    body = f"<html><body>{markup}</body></html>".encode()
+    with patch.object(page_formats, "TREE_TAGS", tags):
+        links = read_html_page(body, PAGE_URL).links
+    assert [(link.url, link.requires_python) for link in links] == expected
+    assert all(link.filename == "demo-1.0.tar.gz" for link in links)
+
+
+def test_a_page_of_too_many_tags_is_never_parsed_into_a_tree() -> None:
+    """6 MB of nested tags would take ~400 MB as a tree: such a page streams instead."""
+    body = ("<b>" * (page_formats.TREE_TAGS + 1) + '<a href="x.whl">demo-1.0.tar.gz</a>').encode()
+    with patch.object(page_formats, "LexborHTMLParser", side_effect=AssertionError("a tree")):
+        (link,) = read_html_page(body, PAGE_URL).links
+    assert link.url == PAGE
+    with patch.object(page_formats, "LexborHTMLParser", wraps=LexborHTMLParser) as parser:
+        (link,) = read_html_page(b'<a href="x.whl">demo-1.0.tar.gz</a>', PAGE_URL).links
+    assert parser.call_count == 1  # while a page of real links is parsed into a tree
+    assert link.url == PAGE
 
 
 def test_the_legacy_metadata_key_counts_too() -> None:
