@@ -124,6 +124,11 @@ def add_realsize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     real.add_argument("--no-gzip", action="store_true", help="nginx serves pages uncompressed")
     real.add_argument(
+        "--html-upstream",
+        action="store_true",
+        help="nginx serves only the HTML pages, as a plain static mirror does (no JSON)",
+    )
+    real.add_argument(
         "--no-peers", action="store_true", help="leave out proxpi and devpi (measured by default)"
     )
     real.add_argument(
@@ -180,6 +185,7 @@ def run_realsize(args: argparse.Namespace, environ: dict[str, str]) -> None:
         through_group=not args.proxy_index,
         peers=not args.no_peers,
         page_files=args.page_files,
+        html=args.html_upstream,
     )
     realsize.run(options, environ, lambda line: print(line, flush=True))
 

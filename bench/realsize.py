@@ -66,6 +66,7 @@ class Options:
     # Pages of this many files each instead of the public index's sizes: a control that leaves
     # only the cost of a proxy's requests and bytes, without the work of big pages.
     page_files: int | None = None
+    html: bool = False  # nginx serves the HTML pages only, as a plain static mirror does
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +249,11 @@ def run_in(
         uv, installer_env, requirements, len(corpus.files), options.install_timeout
     )
     upstream = NginxUpstream(
-        nginx, tree.root, workdir / "nginx", env, gzip=options.gzip, negotiate=True
+        nginx, tree.root, workdir / "nginx", env, gzip=options.gzip, negotiate=not options.html
     )
     with upstream:
-        say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}")
+        pages = "HTML only" if options.html else "JSON to whoever asks for it"
+        say(f"upstream: {upstream.label} at {upstream.index_url}, gzip {options.gzip}, {pages}")
         source = "the default group, /simple/" if options.through_group else "a proxy index"
         say(f"stilton: installs from {source}")
         peers = install_peers(options, uv.path, env, say)
@@ -264,7 +266,7 @@ def run_in(
     details = {
         "machine": facts,
         "stilton_revision": git_revision(corpora.BENCH_DIR),
-        "upstream": {"server": upstream.label, "gzip": options.gzip},
+        "upstream": {"server": upstream.label, "gzip": options.gzip, "html_only": options.html},
         "stilton_index": "main group (/simple/)" if options.through_group else "proxy index",
         "peers": {peer.name: peer.label for peer in (PROXPI, DEVPI) if peer.name in bench.peers},
         "installs_dir": str(installs),
