@@ -10,8 +10,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from stilton.settings import Settings
+from stilton.web.app import create_app
 from tests.proxy.conftest import JSON, ProxyFactory, blob_files
 from tests.support.dists import Dist
+from tests.support.metrics import scrape, value
 from tests.support.upstream import FakeUpstream, Fault
 
 WHEEL = "alpha-1.0-py3-none-any.whl"
@@ -86,7 +88,7 @@ def test_upstream_metadata_is_passed_through(proxy: ProxyFactory, upstream: Fake
 
 
 def test_missing_metadata_is_read_with_range_requests(
-    proxy: ProxyFactory, upstream: FakeUpstream
+    proxy: ProxyFactory, upstream: FakeUpstream, settings: Settings
 ) -> None:
     upstream.set_fault(Fault.NO_METADATA)
     client = proxy()
@@ -99,7 +101,11 @@ def test_missing_metadata_is_read_with_range_requests(
     assert downloads(upstream, WHEEL) == 0
     assert upstream.count(lambda r: r.path == f"/files/{WHEEL}" and "range" in r.headers) >= 1
     digest = hashlib.sha256(metadata.content).hexdigest()
-    assert file_entry(client, "alpha", WHEEL)["core-metadata"] == {"sha256": digest}
+    # The page already rendered stays as it is (right without the hash); the next reading of
+    # the page (another worker's, or this one's after its TTL) offers the hash.
+    assert file_entry(client, "alpha", WHEEL)["core-metadata"] is True
+    with TestClient(create_app(settings)) as other:
+        assert file_entry(other, "alpha", WHEEL)["core-metadata"] == {"sha256": digest}
 
 
 def test_without_ranges_the_wheel_is_downloaded_for_its_metadata(
@@ -221,3 +227,22 @@ def test_wrong_upstream_credentials_are_reported_without_secrets(proxy: ProxyFac
         assert response.status_code == 502
         assert "credentials" in response.text
         assert "wr0ng" not in response.text
+
+
+def test_learning_a_size_leaves_the_rendered_page_alone(
+    proxy: ProxyFactory, upstream: FakeUpstream, settings: Settings
+) -> None:
+    """An HTML page gives no sizes: fetching the file teaches it, which is kept for the next
+    reading of the page but does not make every page a cold install read render again."""
+    upstream.set_fault(Fault.HTML_ONLY)
+    client = proxy()
+    first = client.get("/up/simple/alpha/", headers=JSON)
+    (entry,) = [f for f in first.json()["files"] if f["filename"] == WHEEL]
+    assert "size" not in entry
+    assert client.get(entry["url"]).content == upstream.file_bytes(WHEEL)
+    hits = value(scrape(client), "stilton_page_cache_total", result="hit")
+    again = client.get("/up/simple/alpha/", headers=JSON)
+    assert value(scrape(client), "stilton_page_cache_total", result="hit") == hits + 1
+    assert again.headers["etag"] == first.headers["etag"]
+    with TestClient(create_app(settings)) as other:
+        assert file_entry(other, "alpha", WHEEL)["size"] == len(upstream.file_bytes(WHEEL))

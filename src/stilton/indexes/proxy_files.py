@@ -1,8 +1,9 @@
 """A proxy's files: downloaded once (one transfer in this process, one holder of the file's
 lease across processes), verified against the upstream's sha256 before they are kept, evicted
 least-recently-used beyond the size cap; and their PEP 658 metadata, passed through or read out
-of the wheel by range requests. What fetching teaches (a digest the upstream did not give,
-metadata) is kept per file and published, since it changes the project's page."""
+of the wheel by range requests. What fetching teaches is kept per file: a digest the upstream
+did not give is also published, since the page then offers a link it could not before; a size
+or a metadata hash only adds to a link, and shows the next time the page is read."""
 
 from __future__ import annotations
 
@@ -205,14 +206,23 @@ class ProxyFiles:
     def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:
         with self.database.begin(durable=False) as connection:
             upstream_cache.add_cached(connection, self.record, sha256, size, _now())
-            if not file.sha256 or file.size is None:
-                # The page gains a link (or the link its size).
+            if not file.sha256:
                 self._learnt(connection, file, FileFacts(file.filename, sha256, size))
+            elif file.size is None:
+                # The link may show its size (an HTML page gives none): kept for the next
+                # time the page is read, not told to the caches (see ``_learnt``).
+                facts = FileFacts(file.filename, sha256, size)
+                upstream_cache.save_facts(connection, self.record, self._project(file), facts)
 
     def _project(self, file: UpstreamFile) -> ProjectName:
         return parse_distribution_filename(file.filename).project
 
     def _learnt(self, connection: Connection, file: UpstreamFile, facts: FileFacts) -> None:
+        """Keep a fact that changes what the page offers (a link whose sha256 was unknown, so
+        it was not served), and tell every cache. A fact that only adds to a link (its size,
+        its metadata's hash) is kept without telling: the page is right without it, and the
+        install that fetched the files would otherwise have every page it read rendered again
+        by the next (with an HTML upstream, which gives no sizes: all of them)."""
         project = self._project(file)
         upstream_cache.save_facts(connection, self.record, project, facts)
         publish(connection, ChangeScope.PROJECT, self.record.name, project)
@@ -314,10 +324,8 @@ class ProxyFiles:
         self.blobs.put_bytes(data, digest)
         facts = FileFacts(file.filename, file.sha256, None, digest, len(data))
         with self.database.begin(durable=False) as connection:
-            if not file.metadata_sha256:
-                self._learnt(connection, file, facts)  # the link gains the metadata's hash
-            else:
-                upstream_cache.save_facts(connection, self.record, self._project(file), facts)
+            # The link may show the metadata's hash: kept, not told (see ``_learnt``).
+            upstream_cache.save_facts(connection, self.record, self._project(file), facts)
 
     # -- the bounded cache -----------------------------------------------------------------------
 
