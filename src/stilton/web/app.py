@@ -245,13 +245,14 @@ def app_from_environ() -> ASGIApp:
     settings = Settings.from_env(os.environ)  # noqa: TID251 - the one reader
     configure_logging(settings.log_level, settings.log_format, settings.access_log)
     shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # noqa: TID251 - set by the supervisor
-    # Also set by the supervisor: a worker that starts after it died sees another parent.
+    # Set by `stilton serve`'s supervisor (a worker that starts after it died sees another
+    # parent). An app run by another server in its own process follows no one.
     supervisor = os.environ.get(SUPERVISOR_PID_VARIABLE)  # noqa: TID251 - set by the supervisor
     app = create_app(
         settings,
         Path(shared) if shared else None,
         prepare=True,
-        supervisor=int(supervisor) if supervisor else os.getppid(),
+        supervisor=int(supervisor) if supervisor else None,
     )
     tune_collector()  # a served process only: tests make many apps in one process
     return app
