@@ -206,26 +206,25 @@ class ProxyFiles:
     def _record_cached(self, file: UpstreamFile, sha256: str, size: int) -> None:
         with self.database.begin(durable=False) as connection:
             upstream_cache.add_cached(connection, self.record, sha256, size, _now())
-            if not file.sha256:
-                self._learnt(connection, file, FileFacts(file.filename, sha256, size))
-            elif file.size is None:
-                # The link may show its size (an HTML page gives none): kept for the next
-                # time the page is read, not told to the caches (see ``_learnt``).
+            if not file.sha256 or file.size is None:  # an HTML page gives no sizes
                 facts = FileFacts(file.filename, sha256, size)
-                upstream_cache.save_facts(connection, self.record, self._project(file), facts)
+                self._learnt(connection, file, facts, new_link=not file.sha256)
 
     def _project(self, file: UpstreamFile) -> ProjectName:
         return parse_distribution_filename(file.filename).project
 
-    def _learnt(self, connection: Connection, file: UpstreamFile, facts: FileFacts) -> None:
-        """Keep a fact that changes what the page offers (a link whose sha256 was unknown, so
-        it was not served), and tell every cache. A fact that only adds to a link (its size,
-        its metadata's hash) is kept without telling: the page is right without it, and the
-        install that fetched the files would otherwise have every page it read rendered again
-        by the next (with an HTML upstream, which gives no sizes: all of them)."""
+    def _learnt(
+        self, connection: Connection, file: UpstreamFile, facts: FileFacts, *, new_link: bool
+    ) -> None:
+        """Keep what fetching taught about a file. Only a ``new_link`` (the sha256 of a link
+        the upstream gave none for, which was not offered without it) is told to every cache.
+        A size or a metadata hash only adds to a link: the page is right without it and shows
+        it the next time it is read; told, it would have the next install render again every
+        page the last one read (with an HTML upstream, which gives no sizes: all of them)."""
         project = self._project(file)
         upstream_cache.save_facts(connection, self.record, project, facts)
-        publish(connection, ChangeScope.PROJECT, self.record.name, project)
+        if new_link:
+            publish(connection, ChangeScope.PROJECT, self.record.name, project)
 
     # -- metadata ------------------------------------------------------------------------------
 
@@ -324,8 +323,7 @@ class ProxyFiles:
         self.blobs.put_bytes(data, digest)
         facts = FileFacts(file.filename, file.sha256, None, digest, len(data))
         with self.database.begin(durable=False) as connection:
-            # The link may show the metadata's hash: kept, not told (see ``_learnt``).
-            upstream_cache.save_facts(connection, self.record, self._project(file), facts)
+            self._learnt(connection, file, facts, new_link=False)
 
     # -- the bounded cache -----------------------------------------------------------------------
 
