@@ -153,22 +153,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        poller = asyncio.get_running_loop().create_task(_follow_changes(runtime.feed))
-        searcher = asyncio.get_running_loop().create_task(ui.search.follow())
         # Mirrors with --every sync in the background (one worker at a time per mirror).
         home = MirrorHome.of(runtime.database, runtime.blobs, settings)
-        mirrors = asyncio.get_running_loop().create_task(run_schedule(home))
-        watch = None
+        background = [_follow_changes(runtime.feed), ui.search.follow(), run_schedule(home)]
         if supervisor is not None:
-            watch = asyncio.get_running_loop().create_task(_follow_supervisor(supervisor))
+            background.append(_follow_supervisor(supervisor))
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(work) for work in background]
         if prepare:
             await _prepare(state)
         yield
-        if watch is not None:
-            watch.cancel()
-        mirrors.cancel()
-        poller.cancel()
-        searcher.cancel()
+        for task in tasks:
+            task.cancel()
         await state.close()
         await runtime.upstream_health.aclose()
         runtime.close()
